@@ -159,21 +159,20 @@ func groupOrder(group string) int {
 
 // DefaultResources returns every resource Gureum serves.
 func DefaultResources() []*Resource {
-	gvr := func(g, v, r string) schema.GroupVersionResource { return schema.GroupVersionResource{Group: g, Version: v, Resource: r} }
+	gvr := func(g, v, r string) schema.GroupVersionResource {
+		return schema.GroupVersionResource{Group: g, Version: v, Resource: r}
+	}
 	res := []*Resource{
 		// core/v1
 		{GroupVersionResource: gvr("", "v1", "namespaces"), Kind: "Namespace", ShortNames: []string{"ns"},
-			Verbs: []string{"create", "delete", "get", "list", "patch", "update", "watch"},
+			Verbs:        []string{"create", "delete", "get", "list", "patch", "update", "watch"},
 			Subresources: []Subresource{status(), {Name: "finalize", Verbs: []string{"update"}}}},
 		{GroupVersionResource: gvr("", "v1", "pods"), Kind: "Pod", Namespaced: true, ShortNames: []string{"po"}, Categories: []string{"all"},
 			Subresources: []Subresource{status(),
 				{Name: "binding", Kind: "Binding", Verbs: verbsCreateOnly},
 				{Name: "eviction", Kind: "Eviction", Group: "policy", Version: "v1", Verbs: verbsCreateOnly},
-				{Name: "log", Kind: "Pod", Verbs: []string{"get"}},
-				{Name: "exec", Kind: "PodExecOptions", Verbs: []string{"create", "get"}},
-				{Name: "attach", Kind: "PodAttachOptions", Verbs: []string{"create", "get"}},
-				{Name: "portforward", Kind: "PodPortForwardOptions", Verbs: []string{"create", "get"}},
-				{Name: "ephemeralcontainers", Verbs: verbsGetUpdate}}},
+				// log, exec, attach and portforward arrive with the node agent.
+			}},
 		{GroupVersionResource: gvr("", "v1", "services"), Kind: "Service", Namespaced: true, ShortNames: []string{"svc"}, Categories: []string{"all"},
 			Verbs:        []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"},
 			Subresources: []Subresource{status()}},
@@ -187,8 +186,7 @@ func DefaultResources() []*Resource {
 			Subresources: []Subresource{status()}},
 		{GroupVersionResource: gvr("", "v1", "persistentvolumeclaims"), Kind: "PersistentVolumeClaim", Namespaced: true, ShortNames: []string{"pvc"},
 			Subresources: []Subresource{status()}},
-		{GroupVersionResource: gvr("", "v1", "serviceaccounts"), Kind: "ServiceAccount", Namespaced: true, ShortNames: []string{"sa"},
-			Subresources: []Subresource{{Name: "token", Kind: "TokenRequest", Group: "authentication.k8s.io", Version: "v1", Verbs: verbsCreateOnly}}},
+		{GroupVersionResource: gvr("", "v1", "serviceaccounts"), Kind: "ServiceAccount", Namespaced: true, ShortNames: []string{"sa"}},
 		{GroupVersionResource: gvr("", "v1", "resourcequotas"), Kind: "ResourceQuota", Namespaced: true, ShortNames: []string{"quota"},
 			Subresources: []Subresource{status()}},
 		{GroupVersionResource: gvr("", "v1", "limitranges"), Kind: "LimitRange", Namespaced: true, ShortNames: []string{"limits"}},
@@ -247,7 +245,7 @@ func DefaultResources() []*Resource {
 		{GroupVersionResource: gvr("authentication.k8s.io", "v1", "selfsubjectreviews"), Kind: "SelfSubjectReview", Verbs: verbsCreateOnly},
 		{GroupVersionResource: gvr("authentication.k8s.io", "v1", "tokenreviews"), Kind: "TokenReview", Verbs: verbsCreateOnly},
 	}
-	res = append(res, extraResources...)
+	res = append(res, gureumResources()...)
 	strategies := allStrategies()
 	for _, r := range res {
 		if r.Verbs == nil {
@@ -263,9 +261,6 @@ func DefaultResources() []*Resource {
 	}
 	return res
 }
-
-// extraResources lets Gureum's own API groups add their resources.
-var extraResources []*Resource
 
 func lower(s string) string {
 	b := []byte(s)

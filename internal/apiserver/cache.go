@@ -1,0 +1,493 @@
+package apiserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/gureum/gureum/internal/api"
+	"github.com/gureum/gureum/internal/store"
+)
+
+// entry is one object as the cache holds it: decoded once, encoded once,
+// never mutated afterwards, so readers share it without copying.
+type entry struct {
+	key    string // namespace/name or name
+	ns     string
+	name   string
+	obj    runtime.Object // resourceVersion set
+	json   []byte         // JSON with apiVersion, kind and resourceVersion
+	rev    int64
+	labels labels.Set
+	fields fields.Set
+}
+
+// cacheEvent is one change of one object, in revision order.
+type cacheEvent struct {
+	typ  watch.EventType
+	cur  *entry // nil for deletions
+	prev *entry // nil for creations
+	rev  int64
+}
+
+// historySize is how many recent events a resource cache keeps, so that
+// watches resuming from a recent resourceVersion need no etcd round trip.
+const historySize = 8192
+
+// resourceCache serves list and watch for one resource from memory, fed by
+// a single etcd watch on the resource's prefix.
+type resourceCache struct {
+	res    *api.Resource
+	prefix string
+	store  *store.Store
+	log    *slog.Logger
+
+	mu       sync.RWMutex
+	items    map[string]*entry
+	rev      int64         // every change up to rev has been applied
+	revCh    chan struct{} // closed when rev advances
+	history  []cacheEvent  // ring buffer
+	histNext int
+	histLen  int
+	// oldestRev is the lowest resourceVersion a watch can resume from.
+	oldestRev int64
+	watchers  map[*cacheWatcher]struct{}
+	ready     chan struct{}
+	readyOnce sync.Once
+}
+
+func newResourceCache(res *api.Resource, st *store.Store, log *slog.Logger) *resourceCache {
+	return &resourceCache{
+		res:      res,
+		prefix:   res.StorageKey() + "/",
+		store:    st,
+		log:      log.With("resource", res.GroupVersionResource.String()),
+		items:    map[string]*entry{},
+		revCh:    make(chan struct{}),
+		history:  make([]cacheEvent, historySize),
+		watchers: map[*cacheWatcher]struct{}{},
+		ready:    make(chan struct{}),
+	}
+}
+
+// Run keeps the cache in step with etcd until ctx ends, relisting when the
+// watch breaks (for example after a compaction).
+func (c *resourceCache) Run(ctx context.Context) error {
+	for {
+		err := c.listAndWatch(ctx)
+		if ctx.Err() != nil {
+			c.closeAllWatchers()
+			return nil
+		}
+		c.log.Warn("cache watch ended; relisting", "err", err)
+		c.closeAllWatchers()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (c *resourceCache) listAndWatch(ctx context.Context) error {
+	kvs, rev, err := c.store.List(ctx, c.prefix, 0)
+	if err != nil {
+		return fmt.Errorf("list %s: %w", c.prefix, err)
+	}
+	items := make(map[string]*entry, len(kvs))
+	for _, kv := range kvs {
+		e, err := c.decode(kv.Key, kv.Value, kv.ModRevision)
+		if err != nil {
+			c.log.Error("skipping undecodable object", "key", kv.Key, "err", err)
+			continue
+		}
+		items[e.key] = e
+	}
+	c.mu.Lock()
+	c.items = items
+	c.histLen, c.histNext = 0, 0
+	c.oldestRev = rev
+	c.advance(rev)
+	c.mu.Unlock()
+	c.readyOnce.Do(func() { close(c.ready) })
+
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches, errc := c.store.Watch(wctx, c.prefix, rev)
+	for batch := range batches {
+		c.apply(batch)
+	}
+	select {
+	case err := <-errc:
+		return err
+	default:
+		return errors.New("watch closed")
+	}
+}
+
+func (c *resourceCache) apply(batch store.WatchBatch) {
+	events := make([]cacheEvent, 0, len(batch.Events))
+	for _, ev := range batch.Events {
+		key := strings.TrimPrefix(ev.KV.Key, c.prefix)
+		switch ev.Type {
+		case store.Put:
+			e, err := c.decode(ev.KV.Key, ev.KV.Value, ev.KV.ModRevision)
+			if err != nil {
+				c.log.Error("skipping undecodable object", "key", ev.KV.Key, "err", err)
+				continue
+			}
+			events = append(events, cacheEvent{typ: watch.Modified, cur: e, rev: ev.KV.ModRevision})
+		case store.Delete:
+			var prev *entry
+			if ev.KV.Value != nil {
+				p, err := c.decode(ev.KV.Key, ev.KV.Value, ev.KV.ModRevision)
+				if err == nil {
+					prev = p
+				}
+			}
+			events = append(events, cacheEvent{typ: watch.Deleted, prev: prev, rev: ev.KV.ModRevision, cur: &entry{key: key}})
+		}
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range events {
+		ev := &events[i]
+		switch ev.typ {
+		case watch.Modified:
+			old, existed := c.items[ev.cur.key]
+			if existed {
+				ev.prev = old
+			} else {
+				ev.typ = watch.Added
+			}
+			c.items[ev.cur.key] = ev.cur
+		case watch.Deleted:
+			key := ev.cur.key
+			old := c.items[key]
+			if ev.prev == nil {
+				ev.prev = old
+			}
+			ev.cur = nil
+			delete(c.items, key)
+			if ev.prev == nil {
+				continue
+			}
+		}
+		c.record(*ev)
+		c.dispatch(*ev)
+	}
+	if batch.Revision > c.rev {
+		c.advance(batch.Revision)
+	}
+}
+
+// advance moves rev forward and wakes whoever waits for it. Callers hold mu.
+func (c *resourceCache) advance(rev int64) {
+	if rev > c.rev || rev == 0 {
+		c.rev = rev
+	}
+	close(c.revCh)
+	c.revCh = make(chan struct{})
+}
+
+func (c *resourceCache) record(ev cacheEvent) {
+	if c.histLen == len(c.history) {
+		// The oldest event falls out: a watch must now start after it.
+		c.oldestRev = c.history[c.histNext].rev
+	} else {
+		c.histLen++
+	}
+	c.history[c.histNext] = ev
+	c.histNext = (c.histNext + 1) % len(c.history)
+	if ev.rev > c.rev {
+		c.rev = ev.rev
+	}
+}
+
+func (c *resourceCache) decode(key string, value []byte, rev int64) (*entry, error) {
+	obj := c.res.New()
+	if _, _, err := api.Codecs.UniversalDeserializer().Decode(value, nil, obj); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", key, err)
+	}
+	return newEntry(c.res, strings.TrimPrefix(key, c.prefix), obj, rev)
+}
+
+// newEntry fills an entry for obj at revision rev.
+func newEntry(res *api.Resource, key string, obj runtime.Object, rev int64) (*entry, error) {
+	accessor, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, err
+	}
+	accessor.SetResourceVersion(fmt.Sprint(rev))
+	obj.GetObjectKind().SetGroupVersionKind(res.GroupVersionKind())
+	data, err := jsonOutput().encode(obj)
+	if err != nil {
+		return nil, err
+	}
+	return &entry{
+		key:    key,
+		ns:     accessor.GetNamespace(),
+		name:   accessor.GetName(),
+		obj:    obj,
+		json:   data,
+		rev:    rev,
+		labels: labels.Set(accessor.GetLabels()),
+		fields: objectFields(res, obj, accessor.GetName(), accessor.GetNamespace()),
+	}, nil
+}
+
+// objectFields is the field set field selectors match against.
+func objectFields(res *api.Resource, obj runtime.Object, name, ns string) fields.Set {
+	set := fields.Set{"metadata.name": name}
+	if res.Namespaced {
+		set["metadata.namespace"] = ns
+	}
+	for k, v := range res.Strategy.Fields(obj) {
+		set[k] = v
+	}
+	return set
+}
+
+// waitForRev blocks until the cache has applied revision rev, asking etcd
+// for progress notifications so a quiet resource still catches up.
+func (c *resourceCache) waitForRev(ctx context.Context, rev int64) error {
+	deadline := time.NewTimer(3 * time.Second)
+	defer deadline.Stop()
+	asked := false
+	for {
+		c.mu.RLock()
+		cur, ch := c.rev, c.revCh
+		c.mu.RUnlock()
+		if cur >= rev {
+			return nil
+		}
+		if !asked {
+			asked = true
+			if err := c.store.RequestProgress(ctx); err != nil {
+				return err
+			}
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			return apierrors.NewTimeoutError(fmt.Sprintf("Too large resource version: %d, current: %d", rev, cur), 1)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// filter selects the objects a list or watch wants.
+type filter struct {
+	namespace string
+	name      string
+	labels    labels.Selector
+	fields    fields.Selector
+}
+
+func (f *filter) matches(e *entry) bool {
+	if e == nil {
+		return false
+	}
+	if f.namespace != "" && e.ns != f.namespace {
+		return false
+	}
+	if f.name != "" && e.name != f.name {
+		return false
+	}
+	if f.labels != nil && !f.labels.Empty() && !f.labels.Matches(e.labels) {
+		return false
+	}
+	if f.fields != nil && !f.fields.Empty() && !f.fields.Matches(e.fields) {
+		return false
+	}
+	return true
+}
+
+// snapshot returns the matching entries sorted by key, and the revision
+// they are current at.
+func (c *resourceCache) snapshot(f *filter) ([]*entry, int64) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]*entry, 0, len(c.items))
+	if f.name != "" {
+		key := f.name
+		if f.namespace != "" {
+			key = f.namespace + "/" + f.name
+		}
+		if e, ok := c.items[key]; ok && f.matches(e) {
+			out = append(out, e)
+		}
+		return out, c.rev
+	}
+	for _, e := range c.items {
+		if f.matches(e) {
+			out = append(out, e)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
+	return out, c.rev
+}
+
+// get returns one entry from the cache.
+func (c *resourceCache) get(key string) (*entry, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	e, ok := c.items[key]
+	return e, ok
+}
+
+// watchEvent is what a watcher receives.
+type watchEvent struct {
+	typ   watch.EventType
+	entry *entry
+	rev   int64
+	// initialEventsEnd marks the bookmark that ends sendInitialEvents.
+	initialEventsEnd bool
+}
+
+// cacheWatcher is one client watch attached to the cache.
+type cacheWatcher struct {
+	filter    filter
+	bookmarks bool
+	ch        chan watchEvent
+	initial   []watchEvent
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+const watcherBuffer = 1024
+
+func (w *cacheWatcher) stop() { w.closeOnce.Do(func() { close(w.done) }) }
+
+// dispatch sends ev to every watcher; a watcher that cannot keep up is
+// closed, and its client re-establishes the watch from its last version, as
+// with Kubernetes. Callers hold mu.
+func (c *resourceCache) dispatch(ev cacheEvent) {
+	for w := range c.watchers {
+		we, ok := translate(&w.filter, ev)
+		if !ok {
+			continue
+		}
+		select {
+		case w.ch <- we:
+		default:
+			c.log.Warn("closing slow watcher", "buffered", len(w.ch))
+			delete(c.watchers, w)
+			w.stop()
+		}
+	}
+}
+
+// translate turns a cache event into what a filtered watcher sees: an
+// object moving into the filter is ADDED, out of it DELETED.
+func translate(f *filter, ev cacheEvent) (watchEvent, bool) {
+	curOK := f.matches(ev.cur)
+	prevOK := f.matches(ev.prev)
+	switch {
+	case ev.typ == watch.Deleted:
+		if prevOK {
+			return watchEvent{typ: watch.Deleted, entry: ev.prev, rev: ev.rev}, true
+		}
+	case curOK && prevOK:
+		return watchEvent{typ: watch.Modified, entry: ev.cur, rev: ev.rev}, true
+	case curOK:
+		return watchEvent{typ: watch.Added, entry: ev.cur, rev: ev.rev}, true
+	case prevOK:
+		// The object left the filter: the watcher sees it deleted, at the
+		// revision of the change.
+		return watchEvent{typ: watch.Deleted, entry: ev.cur, rev: ev.rev}, true
+	}
+	return watchEvent{}, false
+}
+
+// watch attaches a watcher. fromRev 0 means "current state first" (ADDED
+// for every matching object); otherwise events after fromRev are replayed.
+// With initialEvents the current state is followed by a bookmark that marks
+// its end (sendInitialEvents).
+func (c *resourceCache) watch(ctx context.Context, f filter, fromRev int64, sendInitial, bookmarks bool) (*cacheWatcher, error) {
+	if fromRev > 0 {
+		if err := c.waitForRev(ctx, fromRev); err != nil {
+			return nil, err
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w := &cacheWatcher{filter: f, bookmarks: bookmarks, ch: make(chan watchEvent, watcherBuffer), done: make(chan struct{})}
+	if fromRev == 0 || sendInitial {
+		keys := make([]string, 0, len(c.items))
+		for k, e := range c.items {
+			if f.matches(e) {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			w.initial = append(w.initial, watchEvent{typ: watch.Added, entry: c.items[k], rev: c.items[k].rev})
+		}
+		if sendInitial {
+			w.initial = append(w.initial, watchEvent{typ: watch.Bookmark, rev: c.rev, initialEventsEnd: true})
+		}
+	} else {
+		if fromRev < c.oldestRev {
+			return nil, apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %d (%d)", fromRev, c.oldestRev))
+		}
+		start := (c.histNext - c.histLen + len(c.history)) % len(c.history)
+		for i := 0; i < c.histLen; i++ {
+			ev := c.history[(start+i)%len(c.history)]
+			if ev.rev <= fromRev {
+				continue
+			}
+			if we, ok := translate(&f, ev); ok {
+				w.initial = append(w.initial, we)
+			}
+		}
+	}
+	c.watchers[w] = struct{}{}
+	return w, nil
+}
+
+func (c *resourceCache) removeWatcher(w *cacheWatcher) {
+	c.mu.Lock()
+	delete(c.watchers, w)
+	c.mu.Unlock()
+	w.stop()
+}
+
+func (c *resourceCache) closeAllWatchers() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for w := range c.watchers {
+		w.stop()
+	}
+	c.watchers = map[*cacheWatcher]struct{}{}
+}
+
+// sendBookmarks gives every watcher that asked for bookmarks the current
+// revision, so its client can resume from there without a relist.
+func (c *resourceCache) sendBookmarks() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for w := range c.watchers {
+		if !w.bookmarks {
+			continue
+		}
+		select {
+		case w.ch <- watchEvent{typ: watch.Bookmark, rev: c.rev}:
+		default:
+		}
+	}
+}

@@ -1,0 +1,204 @@
+package apiserver
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/gureum/gureum/internal/api"
+)
+
+const (
+	mediaJSON     = "application/json"
+	mediaYAML     = "application/yaml"
+	mediaProtobuf = "application/vnd.kubernetes.protobuf"
+	// maxBodyBytes bounds every request body, as Kubernetes does (3 MiB).
+	maxBodyBytes = 3 * 1024 * 1024
+)
+
+// output is the negotiated representation of a response.
+type output struct {
+	contentType string
+	serializer  runtime.Serializer
+	// streamSerializer frames watch events (nil for YAML).
+	streamSerializer runtime.Serializer
+	framer           runtime.Framer
+	// as is "", "Table", "PartialObjectMetadata" or
+	// "PartialObjectMetadataList" when the client asked for a
+	// meta.k8s.io transformation.
+	as        string
+	asGroup   string
+	asVersion string
+	isJSON    bool
+}
+
+// negotiateOutput picks the first media type in Accept that we can produce.
+// Unknown or absent Accept yields JSON, as Kubernetes does for */*.
+func negotiateOutput(r *http.Request) output {
+	accept := r.Header.Get("Accept")
+	for _, clause := range strings.Split(accept, ",") {
+		clause = strings.TrimSpace(clause)
+		if clause == "" {
+			continue
+		}
+		mt, params, err := mime.ParseMediaType(clause)
+		if err != nil {
+			continue
+		}
+		out, ok := outputFor(mt)
+		if !ok {
+			continue
+		}
+		if as := params["as"]; as != "" {
+			if params["g"] != "meta.k8s.io" || (params["v"] != "v1" && params["v"] != "v1beta1") {
+				continue
+			}
+			switch as {
+			case "Table", "PartialObjectMetadata", "PartialObjectMetadataList":
+			default:
+				continue
+			}
+			out.as, out.asGroup, out.asVersion = as, params["g"], params["v"]
+		}
+		return out
+	}
+	out, _ := outputFor(mediaJSON)
+	return out
+}
+
+func outputFor(mediaType string) (output, bool) {
+	switch mediaType {
+	case "*/*", "application/*":
+		mediaType = mediaJSON
+	}
+	for _, info := range api.Codecs.SupportedMediaTypes() {
+		if info.MediaType != mediaType {
+			continue
+		}
+		o := output{contentType: info.MediaType, serializer: info.Serializer, isJSON: info.MediaType == mediaJSON}
+		if info.StreamSerializer != nil {
+			o.streamSerializer = info.StreamSerializer.Serializer
+			o.framer = info.StreamSerializer.Framer
+		}
+		if info.MediaType == mediaJSON {
+			// Pretty output is opt-in through ?pretty; compact is faster.
+			o.serializer = info.Serializer
+		}
+		return o, true
+	}
+	return output{}, false
+}
+
+// encodeObject writes obj with apiVersion and kind filled in.
+func encodeObject(o output, obj runtime.Object) ([]byte, error) {
+	gvks, _, err := api.Scheme.ObjectKinds(obj)
+	if err != nil {
+		return nil, fmt.Errorf("encode %T: %w", obj, err)
+	}
+	obj.GetObjectKind().SetGroupVersionKind(gvks[0])
+	if o.isJSON {
+		return json.Marshal(obj)
+	}
+	var buf bytes.Buffer
+	if err := o.serializer.Encode(obj, &buf); err != nil {
+		if o.contentType == mediaProtobuf {
+			// Gureum's own types have no protobuf form; JSON is always
+			// understood.
+			return json.Marshal(obj)
+		}
+		return nil, fmt.Errorf("encode %T: %w", obj, err)
+	}
+	return buf.Bytes(), nil
+}
+
+func jsonOutput() output {
+	o, _ := outputFor(mediaJSON)
+	return o
+}
+
+// encode writes obj, whose apiVersion and kind are already set.
+func (o output) encode(obj runtime.Object) ([]byte, error) {
+	if obj.GetObjectKind().GroupVersionKind().Empty() {
+		return encodeObject(o, obj)
+	}
+	if o.isJSON {
+		return json.Marshal(obj)
+	}
+	var buf bytes.Buffer
+	if err := o.serializer.Encode(obj, &buf); err != nil {
+		return nil, fmt.Errorf("encode %T: %w", obj, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// readBody reads a bounded request body; an oversized one is a 413.
+func readBody(r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+	if err != nil {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("read request body: %v", err))
+	}
+	if len(body) > maxBodyBytes {
+		return nil, apierrors.NewRequestEntityTooLargeError(fmt.Sprintf("limit is %d bytes", maxBodyBytes))
+	}
+	return body, nil
+}
+
+// decodeInto decodes a JSON, YAML or protobuf body into into and checks
+// that the body names the expected kind. fieldValidation follows Kubernetes:
+// "Strict" rejects unknown and duplicate fields, "Warn" (the default)
+// returns them as warnings, "Ignore" drops them silently.
+func decodeInto(r *http.Request, body []byte, want schema.GroupVersionKind, into runtime.Object) (warnings []string, err error) {
+	ct := r.Header.Get("Content-Type")
+	mt, _, _ := mime.ParseMediaType(ct)
+	if mt == "" {
+		mt = mediaJSON
+	}
+	var info runtime.SerializerInfo
+	found := false
+	for _, i := range api.Codecs.SupportedMediaTypes() {
+		if i.MediaType == mt {
+			info, found = i, true
+			break
+		}
+	}
+	if !found {
+		return nil, apierrors.NewGenericServerResponse(http.StatusUnsupportedMediaType, "", schema.GroupResource{}, "",
+			fmt.Sprintf("the body content type %q is not supported; send application/json, application/yaml or application/vnd.kubernetes.protobuf", ct), 0, false)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, apierrors.NewBadRequest("the request body is empty; send the object to create or update")
+	}
+	validation := r.URL.Query().Get("fieldValidation")
+	dec := info.Serializer
+	if validation != "Ignore" && info.StrictSerializer != nil {
+		dec = info.StrictSerializer
+	}
+	obj, gvk, err := dec.Decode(body, &want, into)
+	if err != nil {
+		if strictErr, ok := runtime.AsStrictDecodingError(err); ok {
+			if validation == "Strict" {
+				return nil, apierrors.NewBadRequest(err.Error())
+			}
+			for _, e := range strictErr.Errors() {
+				warnings = append(warnings, e.Error())
+			}
+		} else {
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("decode %s body: %v", mt, err))
+		}
+	}
+	if gvk != nil && (gvk.Kind != want.Kind || gvk.GroupVersion() != want.GroupVersion()) {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("the body is a %s, but this URL takes %s", gvk, want))
+	}
+	if obj != nil && obj != into {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("the body decoded to %T, not %T", obj, into))
+	}
+	return warnings, nil
+}

@@ -1,0 +1,454 @@
+package apiserver
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/gureum/gureum/internal/api"
+	"github.com/gureum/gureum/internal/store"
+)
+
+// listOptions parses the query of a list or watch.
+func (q *request) listOptions() (metav1.ListOptions, filter, error) {
+	var opts metav1.ListOptions
+	if err := metav1.Convert_url_Values_To_v1_ListOptions(ptrValues(q.r), &opts, nil); err != nil {
+		return opts, filter{}, apierrors.NewBadRequest(fmt.Sprintf("parse list options: %v", err))
+	}
+	f := filter{namespace: q.info.Namespace}
+	if opts.LabelSelector != "" {
+		sel, err := labels.Parse(opts.LabelSelector)
+		if err != nil {
+			return opts, f, apierrors.NewBadRequest(fmt.Sprintf("unable to parse requirement: %v", err))
+		}
+		f.labels = sel
+	}
+	if opts.FieldSelector != "" {
+		sel, err := fields.ParseSelector(opts.FieldSelector)
+		if err != nil {
+			return opts, f, apierrors.NewBadRequest(fmt.Sprintf("invalid field selector: %v", err))
+		}
+		for _, req := range sel.Requirements() {
+			if !q.fieldSupported(req.Field) {
+				return opts, f, apierrors.NewBadRequest(fmt.Sprintf("field label not supported: %s", req.Field))
+			}
+		}
+		// metadata.name=x lets the cache answer with a single lookup.
+		if name, ok := sel.RequiresExactMatch("metadata.name"); ok {
+			f.name = name
+		}
+		if ns, ok := sel.RequiresExactMatch("metadata.namespace"); ok && f.namespace == "" {
+			f.namespace = ns
+		}
+		f.fields = sel
+	}
+	return opts, f, nil
+}
+
+// fieldSupported reports whether a field selector key is served, by asking
+// the strategy for the fields of an empty object.
+func (q *request) fieldSupported(field string) bool {
+	if field == "metadata.name" || (field == "metadata.namespace" && q.res.Namespaced) {
+		return true
+	}
+	_, ok := q.res.Strategy.Fields(q.res.New())[field]
+	return ok
+}
+
+func ptrValues(r *http.Request) *url.Values {
+	v := r.URL.Query()
+	return &v
+}
+
+// continueToken is Kubernetes' opaque pagination token.
+type continueToken struct {
+	APIVersion      string `json:"v"`
+	ResourceVersion int64  `json:"rv"`
+	StartKey        string `json:"start"`
+}
+
+func encodeContinue(rev int64, nextKey string) string {
+	b, _ := json.Marshal(continueToken{APIVersion: "meta.k8s.io/v1", ResourceVersion: rev, StartKey: nextKey})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeContinue(s string) (continueToken, error) {
+	var t continueToken
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return t, err
+	}
+	if err := json.Unmarshal(b, &t); err != nil {
+		return t, err
+	}
+	if t.APIVersion != "meta.k8s.io/v1" || t.ResourceVersion <= 0 {
+		return t, fmt.Errorf("unknown continue token version")
+	}
+	return t, nil
+}
+
+func (q *request) list() {
+	opts, f, err := q.listOptions()
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	ctx := q.r.Context()
+	var entries []*entry
+	var rev int64
+	switch {
+	case opts.Continue != "":
+		tok, err := decodeContinue(opts.Continue)
+		if err != nil {
+			q.fail(apierrors.NewBadRequest(fmt.Sprintf("invalid continue token: %v", err)))
+			return
+		}
+		entries, rev, err = q.listFromStore(ctx, f, tok.ResourceVersion, tok.StartKey)
+		if err != nil {
+			if apierrors.IsResourceExpired(err) || err == store.ErrCompacted {
+				q.fail(apierrors.NewResourceExpired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list."))
+				return
+			}
+			q.fail(err)
+			return
+		}
+	case opts.ResourceVersionMatch == metav1.ResourceVersionMatchExact && opts.ResourceVersion != "":
+		rv, err := strconv.ParseInt(opts.ResourceVersion, 10, 64)
+		if err != nil {
+			q.fail(apierrors.NewBadRequest("resourceVersion must be an integer"))
+			return
+		}
+		entries, rev, err = q.listFromStore(ctx, f, rv, "")
+		if err != nil {
+			if err == store.ErrCompacted {
+				q.fail(apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %d", rv)))
+				return
+			}
+			q.fail(err)
+			return
+		}
+	default:
+		c := q.cache()
+		if opts.ResourceVersion == "" {
+			// A consistent read: the cache must have seen everything
+			// etcd has committed before this request.
+			cur, err := q.s.store.CurrentRevision(ctx)
+			if err != nil {
+				q.fail(err)
+				return
+			}
+			if err := c.waitForRev(ctx, cur); err != nil {
+				q.fail(err)
+				return
+			}
+		} else if opts.ResourceVersion != "0" {
+			rv, err := strconv.ParseInt(opts.ResourceVersion, 10, 64)
+			if err != nil {
+				q.fail(apierrors.NewBadRequest("resourceVersion must be an integer"))
+				return
+			}
+			if err := c.waitForRev(ctx, rv); err != nil {
+				q.fail(err)
+				return
+			}
+		}
+		entries, rev = c.snapshot(&f)
+	}
+	var next string
+	var remaining *int64
+	if opts.Limit > 0 && int64(len(entries)) > opts.Limit {
+		n := int64(len(entries)) - opts.Limit
+		remaining = &n
+		next = encodeContinue(rev, entries[opts.Limit].key)
+		entries = entries[:opts.Limit]
+	}
+	q.respondList(entries, rev, next, remaining)
+}
+
+// listFromStore reads a consistent page at revision rev from etcd, starting
+// at startKey.
+func (q *request) listFromStore(ctx context.Context, f filter, rev int64, startKey string) ([]*entry, int64, error) {
+	prefix := q.res.StorageKey() + "/"
+	if f.namespace != "" && q.res.Namespaced {
+		prefix += f.namespace + "/"
+	}
+	kvs, readRev, err := q.s.store.List(ctx, prefix, rev)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]*entry, 0, len(kvs))
+	for _, kv := range kvs {
+		key := kv.Key[len(q.res.StorageKey())+1:]
+		if key < startKey {
+			continue
+		}
+		obj := q.res.New()
+		if _, _, err := api.Codecs.UniversalDeserializer().Decode(kv.Value, nil, obj); err != nil {
+			return nil, 0, fmt.Errorf("decode %s: %w", kv.Key, err)
+		}
+		e, err := newEntry(q.res, key, obj, kv.ModRevision)
+		if err != nil {
+			return nil, 0, err
+		}
+		if f.matches(e) {
+			out = append(out, e)
+		}
+	}
+	return out, readRev, nil
+}
+
+// respondList writes a list, concatenating cached JSON when the client
+// wants plain JSON: most lists are served without encoding anything.
+func (q *request) respondList(entries []*entry, rev int64, next string, remaining *int64) {
+	o := negotiateOutput(q.r)
+	listMeta := metav1.ListMeta{ResourceVersion: strconv.FormatInt(rev, 10), Continue: next, RemainingItemCount: remaining}
+	switch {
+	case o.as == "Table":
+		objs := make([]runtime.Object, len(entries))
+		for i, e := range entries {
+			objs[i] = e.obj
+		}
+		table, err := q.s.toTable(q.r, q.res, objs, &listMeta)
+		if err != nil {
+			q.fail(err)
+			return
+		}
+		q.writeEncoded(o, table)
+	case o.as == "PartialObjectMetadataList" || o.as == "PartialObjectMetadata":
+		list := &metav1.PartialObjectMetadataList{ListMeta: listMeta}
+		for _, e := range entries {
+			p, err := toPartial(e.obj, o.asVersion)
+			if err != nil {
+				q.fail(err)
+				return
+			}
+			list.Items = append(list.Items, *p)
+		}
+		list.SetGroupVersionKind(metav1.SchemeGroupVersion.WithKind("PartialObjectMetadataList"))
+		if o.asVersion == "v1beta1" {
+			list.SetGroupVersionKind(metav1.SchemeGroupVersion.WithKind("PartialObjectMetadataList").GroupKind().WithVersion("v1beta1"))
+		}
+		q.writeEncoded(o, list)
+	case o.isJSON:
+		var buf bytes.Buffer
+		buf.Grow(64 + len(entries)*1024)
+		gv := q.res.GroupVersionResource.GroupVersion().String()
+		meta, _ := json.Marshal(listMeta)
+		fmt.Fprintf(&buf, `{"kind":%q,"apiVersion":%q,"metadata":%s,"items":[`, q.res.Kind+"List", gv, meta)
+		for i, e := range entries {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			buf.Write(e.json)
+		}
+		buf.WriteString("]}\n")
+		writeRaw(q.w, o.contentType, buf.Bytes())
+	default:
+		list := q.res.NewList()
+		objs := make([]runtime.Object, len(entries))
+		for i, e := range entries {
+			objs[i] = e.obj
+		}
+		if err := meta.SetList(list, objs); err != nil {
+			q.fail(err)
+			return
+		}
+		la, _ := meta.ListAccessor(list)
+		la.SetResourceVersion(listMeta.ResourceVersion)
+		la.SetContinue(next)
+		la.SetRemainingItemCount(remaining)
+		q.writeEncoded(o, list)
+	}
+}
+
+func (q *request) writeEncoded(o output, obj runtime.Object) {
+	body, err := encodeObject(o, obj)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	writeRaw(q.w, o.contentType, body)
+}
+
+// watch streams events until the client goes away, the timeout passes or
+// the cache drops the watcher.
+func (q *request) watch() {
+	opts, f, err := q.listOptions()
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	if q.info.Name != "" {
+		f.name = q.info.Name
+	}
+	sendInitial := opts.SendInitialEvents != nil && *opts.SendInitialEvents
+	if sendInitial && (!opts.AllowWatchBookmarks || opts.ResourceVersionMatch != metav1.ResourceVersionMatchNotOlderThan) {
+		q.fail(apierrors.NewInvalid(schema.GroupKind{Group: "meta.k8s.io", Kind: "ListOptions"}, "", field.ErrorList{
+			field.Forbidden(field.NewPath("sendInitialEvents"), "sendInitialEvents requires allowWatchBookmarks=true and resourceVersionMatch=NotOlderThan")}))
+		return
+	}
+	var fromRev int64
+	if opts.ResourceVersion != "" && opts.ResourceVersion != "0" {
+		fromRev, err = strconv.ParseInt(opts.ResourceVersion, 10, 64)
+		if err != nil {
+			q.fail(apierrors.NewBadRequest("resourceVersion must be an integer"))
+			return
+		}
+	}
+	ctx := q.r.Context()
+	c := q.cache()
+	if sendInitial && fromRev == 0 && opts.ResourceVersion == "" {
+		cur, err := q.s.store.CurrentRevision(ctx)
+		if err == nil {
+			err = c.waitForRev(ctx, cur)
+		}
+		if err != nil {
+			q.fail(err)
+			return
+		}
+	}
+	startRev := fromRev
+	if sendInitial {
+		startRev = 0
+	}
+	w, err := c.watch(ctx, f, startRev, sendInitial, opts.AllowWatchBookmarks)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	defer c.removeWatcher(w)
+
+	timeout := 30 * time.Minute
+	if opts.TimeoutSeconds != nil && *opts.TimeoutSeconds > 0 {
+		timeout = time.Duration(*opts.TimeoutSeconds) * time.Second
+	}
+	timer := q.s.clock.NewTimer(timeout)
+	defer timer.Stop()
+
+	o := negotiateOutput(q.r)
+	flusher, _ := q.w.(http.Flusher)
+	q.w.Header().Set("Content-Type", "application/json")
+	q.w.Header().Set("Transfer-Encoding", "chunked")
+	q.w.WriteHeader(http.StatusOK)
+	if flusher != nil {
+		flusher.Flush()
+	}
+	enc := &watchEncoder{q: q, o: o}
+	send := func(ev watchEvent) bool {
+		frame, err := enc.frame(ev)
+		if err != nil {
+			q.s.log.Error("encode watch event", "err", err)
+			return false
+		}
+		if _, err := q.w.Write(frame); err != nil {
+			return false
+		}
+		return true
+	}
+	for _, ev := range w.initial {
+		if !send(ev) {
+			return
+		}
+	}
+	w.initial = nil
+	if flusher != nil {
+		flusher.Flush()
+	}
+	for {
+		select {
+		case ev := <-w.ch:
+			if !send(ev) {
+				return
+			}
+			// Drain what is already queued before flushing once.
+			for n := len(w.ch); n > 0; n-- {
+				if !send(<-w.ch) {
+					return
+				}
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
+		case <-w.done:
+			return
+		case <-timer.C():
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// watchEncoder turns events into newline-delimited JSON watch frames,
+// converting objects to a Table or metadata when the client asked for it.
+type watchEncoder struct {
+	q *request
+	o output
+}
+
+func (e *watchEncoder) frame(ev watchEvent) ([]byte, error) {
+	var objJSON []byte
+	var err error
+	if ev.typ == watch.Bookmark {
+		obj := e.q.res.New()
+		a, _ := meta.Accessor(obj)
+		a.SetResourceVersion(strconv.FormatInt(ev.rev, 10))
+		if ev.initialEventsEnd {
+			a.SetAnnotations(map[string]string{metav1.InitialEventsAnnotationKey: "true"})
+		}
+		obj.GetObjectKind().SetGroupVersionKind(e.q.res.GroupVersionKind())
+		objJSON, err = jsonOutput().encode(obj)
+	} else {
+		switch e.o.as {
+		case "Table":
+			var t runtime.Object
+			t, err = e.q.s.toTable(e.q.r, e.q.res, []runtime.Object{ev.entry.obj}, nil)
+			if err == nil {
+				// Only the first event of a watch carries column
+				// definitions, as in Kubernetes.
+				objJSON, err = jsonOutput().encode(t)
+			}
+		case "PartialObjectMetadata", "PartialObjectMetadataList":
+			var p runtime.Object
+			p, err = toPartial(ev.entry.obj, e.o.asVersion)
+			if err == nil {
+				objJSON, err = jsonOutput().encode(p)
+			}
+		default:
+			objJSON = ev.entry.json
+			if ev.typ == watch.Deleted && ev.entry.rev != ev.rev {
+				// A deletion carries the revision it happened at.
+				cp := ev.entry.obj.DeepCopyObject()
+				setRV(cp, ev.rev)
+				objJSON, err = jsonOutput().encode(cp)
+			}
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(objJSON) + 32)
+	buf.WriteString(`{"type":"`)
+	buf.WriteString(string(ev.typ))
+	buf.WriteString(`","object":`)
+	buf.Write(bytes.TrimRight(objJSON, "\n"))
+	buf.WriteString("}\n")
+	return buf.Bytes(), nil
+}

@@ -1,0 +1,260 @@
+// Package apiserver owns Gureum's Kubernetes-compatible HTTP API: discovery,
+// OpenAPI, CRUD, watch, patch, server-side apply, subresources, Table
+// output, authentication, authorization and admission. It serves the
+// resources described by internal/api and keeps their objects in
+// internal/store, serving list and watch from a per-resource watch cache.
+// Only internal/node builds a Server.
+package apiserver
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/managedfields"
+	"k8s.io/utils/clock"
+
+	"github.com/gureum/gureum/internal/api"
+	"github.com/gureum/gureum/internal/pki"
+	"github.com/gureum/gureum/internal/store"
+)
+
+// KubernetesVersion is the Kubernetes API level Gureum serves.
+const KubernetesVersion = "v1.33.13"
+
+// Config is everything the API server needs.
+type Config struct {
+	Listener net.Listener // already bound; the server adds TLS
+	CA       *pki.CA
+	Serving  tls.Certificate
+	Store    *store.Store
+	Registry *api.Registry
+	// Tokens maps bearer tokens to users.
+	Tokens map[string]UserInfo
+	// ServiceCIDR is where ClusterIPs are allocated from.
+	ServiceCIDR *net.IPNet
+	// NodePortRange is the inclusive range NodePorts come from.
+	NodePortMin, NodePortMax int
+	// OpenAPI serves /openapi/v2 and /openapi/v3; nil serves 404.
+	OpenAPI http.Handler
+	// TypeConverter enables server-side apply and managedFields; nil
+	// disables them.
+	TypeConverter managedfields.TypeConverter
+	Clock         clock.Clock
+	Log           *slog.Logger
+}
+
+// UserInfo is an authenticated caller.
+type UserInfo struct {
+	Name   string
+	UID    string
+	Groups []string
+}
+
+// Server is the API server.
+type Server struct {
+	cfg      Config
+	reg      *api.Registry
+	store    *store.Store
+	caches   map[schema.GroupVersionResource]*resourceCache
+	log      *slog.Logger
+	clock    clock.Clock
+	ready    atomic.Bool
+	alloc    *allocator
+	fieldMgr fieldManagers
+	// discovery documents are built once: the set of resources is fixed.
+	discoveryOnce sync.Once
+	discovery     discoveryDocs
+}
+
+// New builds a server; Run starts it.
+func New(cfg Config) (*Server, error) {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Store == nil || cfg.Registry == nil || cfg.Listener == nil || cfg.CA == nil {
+		return nil, errors.New("apiserver: Store, Registry, Listener and CA are required")
+	}
+	s := &Server{
+		cfg:    cfg,
+		reg:    cfg.Registry,
+		store:  cfg.Store,
+		caches: map[schema.GroupVersionResource]*resourceCache{},
+		log:    cfg.Log,
+		clock:  cfg.Clock,
+	}
+	for _, res := range cfg.Registry.All() {
+		if isVirtual(res) {
+			continue
+		}
+		s.caches[res.GroupVersionResource] = newResourceCache(res, cfg.Store, cfg.Log.With("component", "watchcache"))
+	}
+	s.alloc = newAllocator(cfg.ServiceCIDR, cfg.NodePortMin, cfg.NodePortMax)
+	s.fieldMgr = newFieldManagers(cfg.TypeConverter)
+	return s, nil
+}
+
+// isVirtual reports resources that are computed per request and never
+// stored (access reviews and the like).
+func isVirtual(res *api.Resource) bool {
+	return len(res.Verbs) == 1 && res.Verbs[0] == "create" &&
+		(res.GroupVersionResource.Group == "authorization.k8s.io" || res.GroupVersionResource.Group == "authentication.k8s.io")
+}
+
+// Ready reports whether the server answers requests with a warm cache.
+func (s *Server) Ready() bool { return s.ready.Load() }
+
+// Run serves until ctx ends.
+func (s *Server) Run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for _, c := range s.caches {
+		c := c
+		g.Go(func() error { return c.Run(gctx) })
+	}
+	g.Go(func() error {
+		t := time.NewTicker(bookmarkInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-t.C:
+				for _, c := range s.caches {
+					c.sendBookmarks()
+				}
+			}
+		}
+	})
+	tlsCfg := &tls.Config{
+		Certificates: []tls.Certificate{s.cfg.Serving},
+		ClientAuth:   tls.VerifyClientCertIfGiven,
+		ClientCAs:    s.cfg.CA.Pool(),
+		MinVersion:   tls.VersionTLS12,
+		NextProtos:   []string{"h2", "http/1.1"},
+	}
+	srv := &http.Server{
+		Handler:           s,
+		TLSConfig:         tlsCfg,
+		ReadHeaderTimeout: 30 * time.Second,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	g.Go(func() error {
+		for _, c := range s.caches {
+			select {
+			case <-c.ready:
+			case <-gctx.Done():
+				return nil
+			}
+		}
+		s.ready.Store(true)
+		s.log.Info("api server ready", "address", s.cfg.Listener.Addr().String())
+		return nil
+	})
+	g.Go(func() error {
+		err := srv.Serve(tls.NewListener(s.cfg.Listener, tlsCfg))
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("serve https: %w", err)
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		return nil
+	})
+	return g.Wait()
+}
+
+// bookmarkInterval is how often watchers that asked for bookmarks get one.
+const bookmarkInterval = 10 * time.Second
+
+// ServeHTTP routes a request: health checks need no credentials; everything
+// else is authenticated, authorized and dispatched.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/readyz", "/livez", "/healthz":
+		if r.URL.Path == "/readyz" && !s.ready.Load() {
+			http.Error(w, "not ready: caches are still loading", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok"))
+		return
+	}
+	user, ok := s.authenticate(r)
+	if !ok {
+		writeError(w, r, apierrors.NewUnauthorized("Unauthorized: present a client certificate signed by the cluster CA or a bearer token"), schema.GroupResource{}, "")
+		return
+	}
+	r = r.WithContext(withUser(r.Context(), user))
+	path := r.URL.Path
+	switch {
+	case path == "/version" || path == "/version/":
+		s.serveVersion(w, r)
+		return
+	case strings.HasPrefix(path, "/openapi/"):
+		if s.cfg.OpenAPI == nil {
+			http.NotFound(w, r)
+			return
+		}
+		s.cfg.OpenAPI.ServeHTTP(w, r)
+		return
+	case path == "/api" || path == "/api/" || path == "/apis" || path == "/apis/":
+		s.serveDiscoveryRoot(w, r)
+		return
+	}
+	info := parseRequestInfo(r)
+	if info.APIPrefix == "" {
+		writeError(w, r, apierrors.NewNotFound(schema.GroupResource{}, ""), schema.GroupResource{}, "")
+		return
+	}
+	if !info.IsResource {
+		s.serveGroupDiscovery(w, r, info)
+		return
+	}
+	s.serveResource(w, r, info, user)
+}
+
+type userKey struct{}
+
+func withUser(ctx context.Context, u UserInfo) context.Context {
+	return context.WithValue(ctx, userKey{}, u)
+}
+
+func userFrom(ctx context.Context) UserInfo {
+	u, _ := ctx.Value(userKey{}).(UserInfo)
+	return u
+}
+
+// authenticate accepts a verified client certificate (CN is the user, O the
+// groups) or a known bearer token.
+func (s *Server) authenticate(r *http.Request) (UserInfo, bool) {
+	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.PeerCertificates) > 0 {
+		c := r.TLS.PeerCertificates[0]
+		return UserInfo{Name: c.Subject.CommonName, Groups: append(append([]string{}, c.Subject.Organization...), "system:authenticated")}, true
+	}
+	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
+		if u, ok := s.cfg.Tokens[strings.TrimPrefix(h, "Bearer ")]; ok {
+			u.Groups = append(append([]string{}, u.Groups...), "system:authenticated")
+			return u, true
+		}
+	}
+	return UserInfo{}, false
+}

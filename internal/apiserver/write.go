@@ -1,0 +1,390 @@
+package apiserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/gureum/gureum/internal/store"
+)
+
+// maxGenerateNameAttempts bounds retries when a generated name is taken.
+const maxGenerateNameAttempts = 5
+
+func (q *request) create() {
+	body, err := readBody(q.r)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	if err := q.validateFieldManager(); err != nil {
+		q.fail(err)
+		return
+	}
+	obj := q.res.New()
+	warnings, err := decodeInto(q.r, body, q.res.GroupVersionKind(), obj)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	writeWarnings(q.w, warnings)
+	out, err := q.s.createObject(q.r.Context(), q, obj)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	q.respond(http.StatusCreated, out)
+}
+
+// createObject runs the create path shared by POST and by apply/PUT of an
+// object that does not exist yet.
+func (s *Server) createObject(ctx context.Context, q *request, obj runtime.Object) (runtime.Object, error) {
+	a, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, apierrors.NewBadRequest(err.Error())
+	}
+	if q.res.Namespaced {
+		if a.GetNamespace() == "" {
+			a.SetNamespace(q.info.Namespace)
+		} else if a.GetNamespace() != q.info.Namespace {
+			return nil, apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request")
+		}
+	} else {
+		a.SetNamespace("")
+	}
+	if q.info.Name != "" && a.GetName() != "" && a.GetName() != q.info.Name && q.info.Verb != "create" {
+		return nil, apierrors.NewBadRequest("the name of the object does not match the name on the URL")
+	}
+	if a.GetName() == "" && a.GetGenerateName() == "" {
+		return nil, apierrors.NewInvalid(q.res.GroupVersionKind().GroupKind(), "", field.ErrorList{
+			field.Required(field.NewPath("metadata", "name"), "name or generateName is required")})
+	}
+	generated := a.GetName() == ""
+	now := metav1.NewTime(s.clock.Now().UTC().Truncate(1e9))
+	a.SetUID(types.UID(uuid.NewUUID()))
+	a.SetCreationTimestamp(now)
+	a.SetResourceVersion("")
+	a.SetDeletionTimestamp(nil)
+	a.SetDeletionGracePeriodSeconds(nil)
+	a.SetGeneration(1)
+	a.SetSelfLink("")
+	if q.res.HasSubresource("status") {
+		clearStatus(obj)
+	}
+	if err := s.admitNamespace(ctx, q); err != nil {
+		return nil, err
+	}
+	q.res.Strategy.PrepareForCreate(obj)
+	q.res.Strategy.Default(obj)
+	if err := s.fieldMgr.update(q.res, "", nil, obj, q.fieldManagerName()); err != nil {
+		return nil, err
+	}
+	base := obj
+	for attempt := 0; ; attempt++ {
+		// Each attempt starts from what the client sent, so random
+		// allocations and generated names are picked afresh.
+		obj := base.DeepCopyObject()
+		a, _ := meta.Accessor(obj)
+		if generated {
+			a.SetName(a.GetGenerateName() + utilrand.String(5))
+		}
+		if errs := q.res.Strategy.Validate(obj); len(errs) > 0 {
+			return nil, apierrors.NewInvalid(q.res.GroupVersionKind().GroupKind(), a.GetName(), errs)
+		}
+		conds, ops, err := s.alloc.admitCreate(ctx, s, q.res, obj)
+		if err != nil {
+			return nil, err
+		}
+		if q.dryRun() {
+			return obj, nil
+		}
+		data, err := encodeForStorage(q.res, obj)
+		if err != nil {
+			return nil, err
+		}
+		key := q.key(a.GetNamespace(), a.GetName())
+		conds = append([]store.Cond{{Key: key, MustNotExist: true}}, conds...)
+		ops = append([]store.Op{{Key: key, Value: data}}, ops...)
+		rev, err := s.store.Txn(ctx, conds, ops)
+		var cf *store.ErrCondFailed
+		if errors.As(err, &cf) {
+			if cf.Key == key {
+				if generated && attempt < maxGenerateNameAttempts {
+					continue
+				}
+				if generated {
+					return nil, apierrors.NewGenerateNameConflict(q.gr, a.GetName(), 1)
+				}
+				return nil, apierrors.NewAlreadyExists(q.gr, a.GetName())
+			}
+			if err := s.alloc.requestedTaken(base, cf.Key); err != nil {
+				return nil, err
+			}
+			// A random allocation was taken concurrently: pick again.
+			if attempt < 20 {
+				continue
+			}
+			return nil, apierrors.NewConflict(q.gr, a.GetName(), fmt.Errorf("could not reserve %s", cf.Key))
+		}
+		if err != nil {
+			return nil, err
+		}
+		setRV(obj, rev)
+		return obj, nil
+	}
+}
+
+// admitNamespace refuses objects in namespaces that do not exist or are
+// being deleted, as Kubernetes' NamespaceLifecycle admission does.
+func (s *Server) admitNamespace(ctx context.Context, q *request) error {
+	if !q.res.Namespaced {
+		return nil
+	}
+	ns := q.info.Namespace
+	nsGVR := schemaGVR("", "v1", "namespaces")
+	c := s.caches[nsGVR]
+	var nsObj runtime.Object
+	if e, ok := c.get(ns); ok {
+		nsObj = e.obj
+	} else {
+		kv, err := s.store.Get(ctx, "/registry/namespaces/"+ns)
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return apierrors.NewNotFound(nsGVR.GroupResource(), ns)
+			}
+			return err
+		}
+		_ = kv
+		return nil
+	}
+	if a, err := meta.Accessor(nsObj); err == nil && a.GetDeletionTimestamp() != nil && q.info.Verb == "create" {
+		return apierrors.NewForbidden(q.gr, "", fmt.Errorf("unable to create new content in namespace %s because it is being terminated", ns))
+	}
+	return nil
+}
+
+// update is PUT on an object or its status.
+func (q *request) update() {
+	body, err := readBody(q.r)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	if err := q.validateFieldManager(); err != nil {
+		q.fail(err)
+		return
+	}
+	in := q.res.New()
+	warnings, err := decodeInto(q.r, body, q.res.GroupVersionKind(), in)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	writeWarnings(q.w, warnings)
+	a, _ := meta.Accessor(in)
+	if a.GetName() != q.info.Name {
+		q.fail(apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", a.GetName(), q.info.Name)))
+		return
+	}
+	if q.res.Namespaced && a.GetNamespace() != "" && a.GetNamespace() != q.info.Namespace {
+		q.fail(apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request"))
+		return
+	}
+	out, code, err := q.s.updateObject(q.r.Context(), q, func(cur runtime.Object) (runtime.Object, error) {
+		return in.DeepCopyObject(), nil
+	}, false)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	q.respond(code, out)
+}
+
+// mutateFunc returns the desired object given the current one (nil when it
+// does not exist).
+type mutateFunc func(cur runtime.Object) (runtime.Object, error)
+
+// updateObject is the guaranteed-update loop shared by PUT, PATCH and the
+// subresources: read, mutate, check, compare-and-swap, retrying when
+// another writer got there first and the caller named no resourceVersion.
+func (s *Server) updateObject(ctx context.Context, q *request, mutate mutateFunc, isApply bool) (runtime.Object, int, error) {
+	for attempt := 0; attempt < 16; attempt++ {
+		cur, rev, err := q.readCurrent(ctx, q.info.Namespace, q.info.Name)
+		if apierrors.IsNotFound(err) {
+			if isApply && q.info.Subresource == "" {
+				obj, err := mutate(nil)
+				if err != nil {
+					return nil, 0, err
+				}
+				out, err := s.createObject(ctx, q, obj)
+				return out, http.StatusCreated, err
+			}
+			return nil, 0, err
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		obj, err := mutate(cur.DeepCopyObject())
+		if err != nil {
+			return nil, 0, err
+		}
+		out, deleted, err := s.finishUpdate(ctx, q, cur, rev, obj)
+		if errors.Is(err, store.ErrConflict) || isCondFailed(err) {
+			a, _ := meta.Accessor(obj)
+			if a.GetResourceVersion() != "" && a.GetResourceVersion() != strconv.FormatInt(rev, 10) {
+				return nil, 0, apierrors.NewConflict(q.gr, q.info.Name, errors.New(errObjectModified))
+			}
+			continue
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		_ = deleted
+		return out, http.StatusOK, nil
+	}
+	return nil, 0, apierrors.NewConflict(q.gr, q.info.Name, errors.New("too many concurrent writers; try again"))
+}
+
+func isCondFailed(err error) bool {
+	var cf *store.ErrCondFailed
+	return errors.As(err, &cf)
+}
+
+// finishUpdate checks and stores obj as the new version of cur.
+func (s *Server) finishUpdate(ctx context.Context, q *request, cur runtime.Object, rev int64, obj runtime.Object) (runtime.Object, bool, error) {
+	a, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, false, apierrors.NewBadRequest(err.Error())
+	}
+	ca, _ := meta.Accessor(cur)
+	if rv := a.GetResourceVersion(); rv != "" && rv != strconv.FormatInt(rev, 10) {
+		return nil, false, apierrors.NewConflict(q.gr, q.info.Name, errors.New(errObjectModified))
+	}
+	if uid := a.GetUID(); uid != "" && uid != ca.GetUID() {
+		return nil, false, apierrors.NewConflict(q.gr, q.info.Name, fmt.Errorf("Precondition failed: UID in precondition: %s, UID in object meta: %s", uid, ca.GetUID()))
+	}
+	// What the server owns is carried over from the stored object.
+	a.SetName(ca.GetName())
+	a.SetNamespace(ca.GetNamespace())
+	a.SetUID(ca.GetUID())
+	a.SetCreationTimestamp(ca.GetCreationTimestamp())
+	a.SetDeletionTimestamp(ca.GetDeletionTimestamp())
+	a.SetDeletionGracePeriodSeconds(ca.GetDeletionGracePeriodSeconds())
+	a.SetGeneration(ca.GetGeneration())
+	a.SetSelfLink("")
+	if ca.GetDeletionTimestamp() != nil && len(a.GetFinalizers()) > len(ca.GetFinalizers()) {
+		return nil, false, apierrors.NewForbidden(q.gr, q.info.Name, errors.New("no new finalizers can be added if the object is being deleted"))
+	}
+
+	switch q.info.Subresource {
+	case "status":
+		if err := keepAllButStatus(obj, cur); err != nil {
+			return nil, false, err
+		}
+	case "binding":
+		// The binding handler changed exactly spec.nodeName and the
+		// PodScheduled condition.
+	case "finalize":
+		// Only spec.finalizers of a namespace changes through finalize.
+		if err := keepAllBut(obj, cur, "spec"); err != nil {
+			return nil, false, err
+		}
+	default:
+		if q.res.HasSubresource("status") {
+			if err := copyStatus(obj, cur); err != nil {
+				return nil, false, err
+			}
+		}
+		q.res.Strategy.PrepareForUpdate(obj, cur)
+	}
+	q.res.Strategy.Default(obj)
+	if specChanged(obj, cur) {
+		a.SetGeneration(ca.GetGeneration() + 1)
+	}
+	if err := s.fieldMgr.update(q.res, q.info.Subresource, cur, obj, q.fieldManagerName()); err != nil {
+		return nil, false, err
+	}
+	if errs := q.res.Strategy.ValidateUpdate(obj, cur); len(errs) > 0 {
+		return nil, false, apierrors.NewInvalid(q.res.GroupVersionKind().GroupKind(), a.GetName(), errs)
+	}
+	if errs := validateMetadataUpdate(a, ca); len(errs) > 0 {
+		return nil, false, apierrors.NewInvalid(q.res.GroupVersionKind().GroupKind(), a.GetName(), errs)
+	}
+	conds, ops, err := s.alloc.admitUpdate(ctx, s, q.res, obj, cur)
+	if err != nil {
+		return nil, false, err
+	}
+	key := q.key(ca.GetNamespace(), ca.GetName())
+	// Removing the last finalizer of an object being deleted deletes it.
+	if a.GetDeletionTimestamp() != nil && len(a.GetFinalizers()) == 0 && !waitsForNode(q.res, obj) && !namespaceFinalizing(q.res, obj) {
+		if q.dryRun() {
+			return obj, true, nil
+		}
+		ops = append(ops, s.alloc.releaseOps(q.res, cur)...)
+		conds = append([]store.Cond{{Key: key, ModRevision: rev}}, conds...)
+		ops = append([]store.Op{{Key: key, Delete: true}}, ops...)
+		drev, err := s.store.Txn(ctx, conds, ops)
+		if err != nil {
+			return nil, false, err
+		}
+		setRV(obj, drev)
+		return obj, true, nil
+	}
+	if apiequality.Semantic.DeepEqual(stripRV(obj), stripRV(cur)) {
+		// A no-op update writes nothing and keeps the resourceVersion.
+		setRV(obj, rev)
+		return obj, false, nil
+	}
+	if q.dryRun() {
+		return obj, false, nil
+	}
+	data, err := encodeForStorage(q.res, obj)
+	if err != nil {
+		return nil, false, err
+	}
+	conds = append([]store.Cond{{Key: key, ModRevision: rev}}, conds...)
+	ops = append([]store.Op{{Key: key, Value: data}}, ops...)
+	newRev, err := s.store.Txn(ctx, conds, ops)
+	if err != nil {
+		var cf *store.ErrCondFailed
+		if errors.As(err, &cf) && cf.Key == key && !cf.Exists {
+			return nil, false, apierrors.NewNotFound(q.gr, q.info.Name)
+		}
+		if errors.As(err, &cf) && cf.Key == key {
+			return nil, false, store.ErrConflict
+		}
+		return nil, false, err
+	}
+	setRV(obj, newRev)
+	return obj, false, nil
+}
+
+func stripRV(obj runtime.Object) runtime.Object {
+	cp := obj.DeepCopyObject()
+	if a, err := meta.Accessor(cp); err == nil {
+		a.SetResourceVersion("")
+	}
+	return cp
+}
+
+func validateMetadataUpdate(a, old metav1.Object) field.ErrorList {
+	var errs field.ErrorList
+	for _, ref := range a.GetOwnerReferences() {
+		if ref.Name == "" || ref.UID == "" || ref.Kind == "" || ref.APIVersion == "" {
+			errs = append(errs, field.Invalid(field.NewPath("metadata", "ownerReferences"), ref, "apiVersion, kind, name and uid are required"))
+		}
+	}
+	return errs
+}

@@ -1,0 +1,109 @@
+// Package cli owns Gureum's command line: it parses flags into the
+// configurations internal/node runs, and nothing more.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gureum/gureum/internal/node"
+)
+
+// Main runs the command line and returns the process exit code.
+func Main(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newRoot(os.Stdout, os.Stderr)
+	root.SetArgs(args)
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "gureum:", err)
+		return 1
+	}
+	return 0
+}
+
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	var logLevel string
+	root := &cobra.Command{
+		Use:           "gureum",
+		Short:         "Gureum turns the Linux machines you own into a private cloud",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	logger := func() *slog.Logger {
+		var lvl slog.Level
+		if err := lvl.UnmarshalText([]byte(strings.ToUpper(logLevel))); err != nil {
+			lvl = slog.LevelInfo
+		}
+		return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	}
+	root.AddCommand(newServerCmd(logger), newUpCmd(stdout, logger))
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	return root
+}
+
+func serverFlags(cmd *cobra.Command, cfg *node.ServerConfig) {
+	f := cmd.Flags()
+	f.StringVar(&cfg.DataDir, "data-dir", node.DefaultDataDir(), "directory for etcd data, certificates and kubeconfig")
+	f.StringVar(&cfg.BindAddress, "bind-address", "0.0.0.0", "address the API server listens on")
+	f.IntVar(&cfg.HTTPSPort, "https-port", 6443, "port of the Kubernetes API (HTTPS)")
+	f.IntVar(&cfg.EtcdClientPort, "etcd-client-port", 2379, "port of the embedded etcd's client listener (127.0.0.1 only)")
+	f.IntVar(&cfg.EtcdPeerPort, "etcd-peer-port", 2380, "port of the embedded etcd's peer listener")
+	f.StringSliceVar(&cfg.EtcdEndpoints, "etcd-endpoints", nil, "use this external etcd cluster (comma-separated URLs) instead of the embedded one")
+	f.BoolVar(&cfg.DisableAgent, "disable-agent", false, "run only the control plane, no node agent on this machine")
+	f.StringVar(&cfg.WriteKubeconfig, "write-kubeconfig", "", "also write the admin kubeconfig here (default DATA_DIR/kubeconfig.yaml)")
+	f.StringVar(&cfg.ServiceCIDR, "service-cidr", "10.43.0.0/16", "range ClusterIPs are allocated from")
+}
+
+func newServerCmd(logger func() *slog.Logger) *cobra.Command {
+	var cfg node.ServerConfig
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the control plane (API server, store, controllers) and, unless --disable-agent, a node agent",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.Log = logger()
+			return node.RunServer(cmd.Context(), cfg)
+		},
+	}
+	serverFlags(cmd, &cfg)
+	return cmd
+}
+
+func newUpCmd(stdout io.Writer, logger func() *slog.Logger) *cobra.Command {
+	var cfg node.ServerConfig
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Start a single-machine cloud with defaults and print how to use it",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.Log = logger()
+			cfg.Ready = func(kubeconfig string) {
+				fmt.Fprintf(stdout, `Gureum is up.
+
+  Kubeconfig: %s
+
+Next steps:
+  export KUBECONFIG=%s
+  kubectl get namespaces
+  kubectl create deployment web --image=web:1
+
+Stop it with Ctrl-C; state is kept in %s.
+`, kubeconfig, kubeconfig, cfg.DataDir)
+			}
+			return node.RunServer(cmd.Context(), cfg)
+		},
+	}
+	serverFlags(cmd, &cfg)
+	return cmd
+}

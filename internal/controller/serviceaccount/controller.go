@@ -1,0 +1,128 @@
+// Package serviceaccount owns the controller that gives every namespace its
+// "default" ServiceAccount, as Kubernetes' service account controller
+// does: created with the namespace, recreated if deleted.
+package serviceaccount
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+)
+
+// DefaultName is the ServiceAccount every namespace gets.
+const DefaultName = "default"
+
+// Controller reconciles namespaces by name.
+type Controller struct {
+	client   kubernetes.Interface
+	log      *slog.Logger
+	queue    workqueue.TypedRateLimitingInterface[string]
+	factory  informers.SharedInformerFactory
+	nsLister corelisters.NamespaceLister
+	saLister corelisters.ServiceAccountLister
+	synced   []cache.InformerSynced
+}
+
+// New builds the controller.
+func New(client kubernetes.Interface, log *slog.Logger) *Controller {
+	f := informers.NewSharedInformerFactory(client, 0)
+	c := &Controller{
+		client:  client,
+		log:     log,
+		queue:   workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](), workqueue.TypedRateLimitingQueueConfig[string]{Name: "serviceaccount"}),
+		factory: f,
+	}
+	nsInf := f.Core().V1().Namespaces()
+	saInf := f.Core().V1().ServiceAccounts()
+	c.nsLister, c.saLister = nsInf.Lister(), saInf.Lister()
+	c.synced = []cache.InformerSynced{nsInf.Informer().HasSynced, saInf.Informer().HasSynced}
+	_, _ = nsInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj interface{}) { c.enqueueNamespace(obj) },
+		UpdateFunc: func(_, obj interface{}) { c.enqueueNamespace(obj) },
+	})
+	_, _ = saInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		DeleteFunc: func(obj interface{}) {
+			if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = tomb.Obj
+			}
+			if sa, ok := obj.(*corev1.ServiceAccount); ok && sa.Name == DefaultName {
+				c.queue.Add(sa.Namespace)
+			}
+		},
+	})
+	return c
+}
+
+func (c *Controller) enqueueNamespace(obj interface{}) {
+	if ns, ok := obj.(*corev1.Namespace); ok {
+		c.queue.Add(ns.Name)
+	}
+}
+
+// Run reconciles until ctx ends.
+func (c *Controller) Run(ctx context.Context) error {
+	defer c.queue.ShutDown()
+	c.factory.Start(ctx.Done())
+	defer c.factory.Shutdown()
+	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+		return nil
+	}
+	go func() {
+		<-ctx.Done()
+		c.queue.ShutDown()
+	}()
+	for c.processNext(ctx) {
+	}
+	return nil
+}
+
+func (c *Controller) processNext(ctx context.Context) bool {
+	ns, shutdown := c.queue.Get()
+	if shutdown {
+		return false
+	}
+	defer c.queue.Done(ns)
+	if err := c.reconcile(ctx, ns); err != nil {
+		c.log.Warn("reconcile failed; retrying", "namespace", ns, "err", err)
+		c.queue.AddRateLimited(ns)
+		return true
+	}
+	c.queue.Forget(ns)
+	return true
+}
+
+// reconcile ensures namespace ns has its default ServiceAccount.
+func (c *Controller) reconcile(ctx context.Context, ns string) error {
+	nsObj, err := c.nsLister.Get(ns)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("get namespace %s: %w", ns, err)
+	}
+	if nsObj.DeletionTimestamp != nil || nsObj.Status.Phase == corev1.NamespaceTerminating {
+		return nil
+	}
+	if _, err := c.saLister.ServiceAccounts(ns).Get(DefaultName); err == nil {
+		return nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err = c.client.CoreV1().ServiceAccounts(ns).Create(cctx, &corev1.ServiceAccount{
+		ObjectMeta: metav1.ObjectMeta{Name: DefaultName, Namespace: ns},
+	}, metav1.CreateOptions{FieldManager: "gureum-serviceaccount-controller"})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create default service account in %s: %w", ns, err)
+	}
+	return nil
+}

@@ -1,0 +1,156 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
+)
+
+// bootstrap creates what every cluster is expected to have; it is
+// idempotent, so every start runs it.
+func bootstrap(ctx context.Context, c kubernetes.Interface, serviceNet *net.IPNet, httpsPort int, log *slog.Logger) error {
+	for _, ns := range []string{"default", "kube-system", "kube-public", "kube-node-lease"} {
+		_, err := c.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create namespace %s: %w", ns, err)
+		}
+	}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default",
+			Labels: map[string]string{"component": "apiserver", "provider": "kubernetes"}},
+		Spec: corev1.ServiceSpec{
+			ClusterIP: firstServiceIP(serviceNet).String(),
+			Ports:     []corev1.ServicePort{{Name: "https", Port: 443, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(int32(httpsPort))}},
+		},
+	}
+	if _, err := c.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create the kubernetes service: %w", err)
+	}
+	ep := &corev1.Endpoints{
+		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default"},
+		Subsets: []corev1.EndpointSubset{{
+			Addresses: []corev1.EndpointAddress{{IP: hostIP()}},
+			Ports:     []corev1.EndpointPort{{Name: "https", Port: int32(httpsPort), Protocol: corev1.ProtocolTCP}},
+		}},
+	}
+	if cur, err := c.CoreV1().Endpoints("default").Get(ctx, "kubernetes", metav1.GetOptions{}); err == nil {
+		ep.ResourceVersion = cur.ResourceVersion
+		if _, err := c.CoreV1().Endpoints("default").Update(ctx, ep, metav1.UpdateOptions{}); err != nil {
+			return fmt.Errorf("update the kubernetes endpoints: %w", err)
+		}
+	} else if _, err := c.CoreV1().Endpoints("default").Create(ctx, ep, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create the kubernetes endpoints: %w", err)
+	}
+	for _, cr := range defaultClusterRoles() {
+		if _, err := c.RbacV1().ClusterRoles().Create(ctx, cr, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create cluster role %s: %w", cr.Name, err)
+		}
+	}
+	for _, b := range defaultClusterRoleBindings() {
+		if _, err := c.RbacV1().ClusterRoleBindings().Create(ctx, b, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create cluster role binding %s: %w", b.Name, err)
+		}
+	}
+	log.Debug("bootstrap objects in place")
+	return nil
+}
+
+// hostIP is the address other machines reach this server on: the first
+// non-loopback IPv4 address, else loopback.
+func hostIP() string {
+	addrs, err := net.InterfaceAddrs()
+	if err == nil {
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil && !ipn.IP.IsLoopback() && !ipn.IP.IsLinkLocalUnicast() {
+				return ipn.IP.String()
+			}
+		}
+	}
+	return "127.0.0.1"
+}
+
+func bootstrapMeta(name string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: name, Labels: map[string]string{"kubernetes.io/bootstrapping": "rbac-defaults"},
+		Annotations: map[string]string{"rbac.authorization.kubernetes.io/autoupdate": "true"}}
+}
+
+// defaultClusterRoles are the user-facing roles Kubernetes documents
+// (cluster-admin, admin, edit, view) and the ones every authenticated user
+// needs for discovery.
+func defaultClusterRoles() []*rbacv1.ClusterRole {
+	read := []string{"get", "list", "watch"}
+	write := []string{"create", "delete", "deletecollection", "patch", "update"}
+	workloads := []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"pods", "pods/log", "pods/status", "services", "endpoints", "configmaps",
+			"persistentvolumeclaims", "persistentvolumeclaims/status", "replicationcontrollers", "replicationcontrollers/scale",
+			"serviceaccounts", "events", "limitranges", "resourcequotas", "resourcequotas/status", "namespaces/status", "pods/status", "services/status"}, Verbs: read},
+		{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: read},
+		{APIGroups: []string{"apps"}, Resources: []string{"deployments", "deployments/scale", "deployments/status", "replicasets", "replicasets/scale",
+			"replicasets/status", "statefulsets", "statefulsets/scale", "statefulsets/status", "daemonsets", "daemonsets/status", "controllerrevisions"}, Verbs: read},
+		{APIGroups: []string{"batch"}, Resources: []string{"jobs", "jobs/status", "cronjobs", "cronjobs/status"}, Verbs: read},
+		{APIGroups: []string{"autoscaling"}, Resources: []string{"horizontalpodautoscalers", "horizontalpodautoscalers/status"}, Verbs: read},
+		{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"ingresses", "ingresses/status", "networkpolicies"}, Verbs: read},
+		{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: read},
+	}
+	editRules := append([]rbacv1.PolicyRule{}, workloads...)
+	editRules = append(editRules,
+		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods", "pods/exec", "pods/attach", "pods/portforward", "pods/eviction", "services",
+			"endpoints", "configmaps", "secrets", "persistentvolumeclaims", "replicationcontrollers", "replicationcontrollers/scale", "serviceaccounts", "events"}, Verbs: write},
+		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: read},
+		rbacv1.PolicyRule{APIGroups: []string{"apps"}, Resources: []string{"deployments", "deployments/scale", "replicasets", "replicasets/scale",
+			"statefulsets", "statefulsets/scale", "daemonsets"}, Verbs: write},
+		rbacv1.PolicyRule{APIGroups: []string{"batch"}, Resources: []string{"jobs", "cronjobs"}, Verbs: write},
+		rbacv1.PolicyRule{APIGroups: []string{"autoscaling"}, Resources: []string{"horizontalpodautoscalers"}, Verbs: write},
+		rbacv1.PolicyRule{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"ingresses", "networkpolicies"}, Verbs: write},
+		rbacv1.PolicyRule{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: write},
+	)
+	adminRules := append([]rbacv1.PolicyRule{}, editRules...)
+	adminRules = append(adminRules,
+		rbacv1.PolicyRule{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"roles", "rolebindings"}, Verbs: append(append([]string{}, read...), write...)},
+		rbacv1.PolicyRule{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"localsubjectaccessreviews"}, Verbs: []string{"create"}},
+	)
+	return []*rbacv1.ClusterRole{
+		{ObjectMeta: bootstrapMeta("cluster-admin"), Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{"*"}, Resources: []string{"*"}, Verbs: []string{"*"}},
+			{NonResourceURLs: []string{"*"}, Verbs: []string{"*"}}}},
+		{ObjectMeta: bootstrapMeta("admin"), Rules: adminRules},
+		{ObjectMeta: bootstrapMeta("edit"), Rules: editRules},
+		{ObjectMeta: bootstrapMeta("view"), Rules: workloads},
+		{ObjectMeta: bootstrapMeta("system:basic-user"), Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"selfsubjectaccessreviews", "selfsubjectrulesreviews"}, Verbs: []string{"create"}},
+			{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"selfsubjectreviews"}, Verbs: []string{"create"}}}},
+		{ObjectMeta: bootstrapMeta("system:discovery"), Rules: []rbacv1.PolicyRule{
+			{NonResourceURLs: []string{"/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*", "/readyz", "/version", "/version/"}, Verbs: []string{"get"}}}},
+		// Nodes run pods and report on them; the agent's needs are wide
+		// until node authorization narrows them per node.
+		{ObjectMeta: bootstrapMeta("system:node"), Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"nodes", "nodes/status", "pods", "pods/status", "events", "configmaps", "secrets", "services", "endpoints",
+				"persistentvolumeclaims", "persistentvolumes", "serviceaccounts", "namespaces"}, Verbs: append(append([]string{}, read...), write...)},
+			{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: append(append([]string{}, read...), write...)},
+			{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: read}}},
+	}
+}
+
+func defaultClusterRoleBindings() []*rbacv1.ClusterRoleBinding {
+	bind := func(name, role string, subjects ...rbacv1.Subject) *rbacv1.ClusterRoleBinding {
+		return &rbacv1.ClusterRoleBinding{ObjectMeta: bootstrapMeta(name),
+			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role}, Subjects: subjects}
+	}
+	group := func(g string) rbacv1.Subject {
+		return rbacv1.Subject{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: g}
+	}
+	return []*rbacv1.ClusterRoleBinding{
+		bind("cluster-admin", "cluster-admin", group("system:masters")),
+		bind("system:basic-user", "system:basic-user", group("system:authenticated")),
+		bind("system:discovery", "system:discovery", group("system:authenticated")),
+		bind("system:node", "system:node", group("system:nodes")),
+	}
+}

@@ -1,0 +1,276 @@
+// Package node is Gureum's composition root: it builds the components of
+// `gureum server` and `gureum up` (store, certificates, API server,
+// controllers), runs them, and reports readiness. Only internal/cli imports
+// it.
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
+
+	"github.com/gureum/gureum/internal/api"
+	"github.com/gureum/gureum/internal/apiserver"
+	"github.com/gureum/gureum/internal/apiserver/openapi"
+	"github.com/gureum/gureum/internal/controller/serviceaccount"
+	"github.com/gureum/gureum/internal/pki"
+	"github.com/gureum/gureum/internal/store"
+)
+
+// ServerConfig is what `gureum server` is told on its command line.
+type ServerConfig struct {
+	DataDir         string
+	BindAddress     string
+	HTTPSPort       int
+	EtcdClientPort  int
+	EtcdPeerPort    int
+	EtcdEndpoints   []string
+	DisableAgent    bool
+	WriteKubeconfig string
+	ServiceCIDR     string
+	// Ready, when set, is called once the server answers requests.
+	Ready func(kubeconfigPath string)
+	Log   *slog.Logger
+}
+
+// DefaultDataDir is /var/lib/gureum for root and ~/.local/share/gureum
+// otherwise.
+func DefaultDataDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/gureum"
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ".gureum"
+	}
+	return filepath.Join(home, ".local", "share", "gureum")
+}
+
+// RunServer runs the control plane until ctx ends.
+func RunServer(ctx context.Context, cfg ServerConfig) error {
+	log := cfg.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	start := time.Now()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
+	}
+	tlsDir := filepath.Join(cfg.DataDir, "tls")
+	if err := os.MkdirAll(tlsDir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", tlsDir, err)
+	}
+	ca, err := pki.LoadOrCreateCA(tlsDir)
+	if err != nil {
+		return err
+	}
+	_, serviceNet, err := net.ParseCIDR(cfg.ServiceCIDR)
+	if err != nil {
+		return fmt.Errorf("parse service CIDR %q: %w", cfg.ServiceCIDR, err)
+	}
+	serving, err := ca.LoadOrIssueServing(tlsDir, servingHosts(cfg.BindAddress, serviceNet))
+	if err != nil {
+		return err
+	}
+	nodeToken, err := loadOrCreateToken(filepath.Join(cfg.DataDir, "token"))
+	if err != nil {
+		return err
+	}
+
+	listener, err := net.Listen("tcp", net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.HTTPSPort)))
+	if err != nil {
+		return fmt.Errorf("listen on %s:%d (is another server running? pick another --https-port): %w", cfg.BindAddress, cfg.HTTPSPort, err)
+	}
+	defer listener.Close()
+
+	var st *store.Store
+	if len(cfg.EtcdEndpoints) > 0 {
+		st, err = store.Connect(ctx, cfg.EtcdEndpoints, log.With("component", "store"))
+	} else {
+		st, err = store.StartEmbedded(ctx, store.EmbeddedConfig{DataDir: cfg.DataDir, ClientPort: cfg.EtcdClientPort, PeerPort: cfg.EtcdPeerPort}, log.With("component", "etcd"))
+	}
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	reg := api.NewRegistry(api.DefaultResources())
+	oapi, err := openapi.New(reg)
+	if err != nil {
+		return fmt.Errorf("build openapi: %w", err)
+	}
+	srv, err := apiserver.New(apiserver.Config{
+		Listener: listener,
+		CA:       ca,
+		Serving:  serving,
+		Store:    st,
+		Registry: reg,
+		Tokens: map[string]apiserver.UserInfo{
+			nodeToken: {Name: "gureum-node", Groups: []string{"system:nodes"}},
+		},
+		ServiceCIDR:   serviceNet,
+		OpenAPI:       oapi,
+		TypeConverter: oapi.TypeConverter(),
+		Clock:         clock.RealClock{},
+		Log:           log.With("component", "apiserver"),
+	})
+	if err != nil {
+		return err
+	}
+
+	url := "https://" + net.JoinHostPort(loopbackFor(cfg.BindAddress), strconv.Itoa(listener.Addr().(*net.TCPAddr).Port))
+	adminKubeconfig := filepath.Join(cfg.DataDir, "kubeconfig.yaml")
+	if err := writeAdminKubeconfig(ca, url, adminKubeconfig); err != nil {
+		return err
+	}
+	if cfg.WriteKubeconfig != "" && cfg.WriteKubeconfig != adminKubeconfig {
+		if err := writeAdminKubeconfig(ca, url, cfg.WriteKubeconfig); err != nil {
+			return err
+		}
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Run(gctx) })
+	g.Go(func() error {
+		if err := waitReady(gctx, srv); err != nil {
+			return nil
+		}
+		restCfg, err := adminRESTConfig(ca, url)
+		if err != nil {
+			return err
+		}
+		client, err := kubernetes.NewForConfig(restCfg)
+		if err != nil {
+			return fmt.Errorf("build client: %w", err)
+		}
+		if err := bootstrap(gctx, client, serviceNet, listener.Addr().(*net.TCPAddr).Port, log); err != nil {
+			return fmt.Errorf("bootstrap cluster objects: %w", err)
+		}
+		log.Info("server ready", "url", url, "kubeconfig", kubeconfigPath(cfg, adminKubeconfig), "startup", time.Since(start).String())
+		if cfg.Ready != nil {
+			cfg.Ready(kubeconfigPath(cfg, adminKubeconfig))
+		}
+		g.Go(func() error {
+			return serviceaccount.New(client, log.With("component", "serviceaccount-controller")).Run(gctx)
+		})
+		return nil
+	})
+	if !cfg.DisableAgent {
+		log.Info("no node agent yet: this server runs the control plane only; pods stay Pending until an agent joins")
+	}
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+func kubeconfigPath(cfg ServerConfig, admin string) string {
+	if cfg.WriteKubeconfig != "" {
+		return cfg.WriteKubeconfig
+	}
+	return admin
+}
+
+func waitReady(ctx context.Context, srv *apiserver.Server) error {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for !srv.Ready() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// loopbackFor is the address local clients use to reach a server bound to
+// bind.
+func loopbackFor(bind string) string {
+	ip := net.ParseIP(bind)
+	if bind == "" || ip == nil || ip.IsUnspecified() {
+		return "127.0.0.1"
+	}
+	return bind
+}
+
+// servingHosts are the names the serving certificate must cover: loopback,
+// this host's names and addresses, and the kubernetes Service.
+func servingHosts(bind string, serviceNet *net.IPNet) []string {
+	hosts := []string{"localhost", "127.0.0.1", "::1", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}
+	if h, err := os.Hostname(); err == nil {
+		hosts = append(hosts, h)
+	}
+	if ip := net.ParseIP(bind); ip != nil && !ip.IsUnspecified() {
+		hosts = append(hosts, ip.String())
+	}
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && !ipn.IP.IsLinkLocalUnicast() {
+				hosts = append(hosts, ipn.IP.String())
+			}
+		}
+	}
+	hosts = append(hosts, firstServiceIP(serviceNet).String())
+	seen := map[string]bool{}
+	out := hosts[:0]
+	for _, h := range hosts {
+		if !seen[h] {
+			seen[h] = true
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+func firstServiceIP(n *net.IPNet) net.IP {
+	ip := make(net.IP, 4)
+	copy(ip, n.IP.To4())
+	ip[3]++
+	return ip
+}
+
+// loadOrCreateToken keeps the node join token in path.
+func loadOrCreateToken(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	buf := make([]byte, 24)
+	if _, err := rand.Read(buf); err != nil {
+		return "", fmt.Errorf("generate token: %w", err)
+	}
+	tok := hex.EncodeToString(buf)
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	return tok, nil
+}
+
+func adminRESTConfig(ca *pki.CA, url string) (*rest.Config, error) {
+	certPEM, keyPEM, err := ca.Issue("gureum-internal", []string{"system:masters"}, nil, 365*24*time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	return &rest.Config{
+		Host:            url,
+		TLSClientConfig: rest.TLSClientConfig{CAData: ca.CertPEM, CertData: certPEM, KeyData: keyPEM},
+		QPS:             1000,
+		Burst:           2000,
+		UserAgent:       "gureum-server",
+	}, nil
+}
