@@ -77,7 +77,7 @@ func validateConfigMap(cm *corev1.ConfigMap) field.ErrorList {
 
 func secretStrategy() Strategy {
 	return Strategy{
-		Default: func(obj runtime.Object) { defaultSecret(obj.(*corev1.Secret)) },
+		Default:  func(obj runtime.Object) { defaultSecret(obj.(*corev1.Secret)) },
 		Validate: func(obj runtime.Object) field.ErrorList { return validateSecret(obj.(*corev1.Secret)) },
 		ValidateUpdate: func(obj, old runtime.Object) field.ErrorList {
 			s, oldS := obj.(*corev1.Secret), old.(*corev1.Secret)

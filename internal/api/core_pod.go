@@ -81,6 +81,9 @@ func defaultRequestsFromLimits(r *corev1.ResourceRequirements) {
 // preparePodForCreate sets what Kubernetes' pod strategy and its default
 // admission plugins set on a new pod.
 func preparePodForCreate(pod *corev1.Pod) {
+	// The server may run this before Default; QoS needs the defaulted
+	// requests, and defaulting twice is harmless.
+	defaultPod(pod)
 	// ServiceAccount admission: every pod runs as some service account.
 	if pod.Spec.ServiceAccountName == "" {
 		pod.Spec.ServiceAccountName = "default"
@@ -104,6 +107,7 @@ func preparePodForCreate(pod *corev1.Pod) {
 // client replacing the pod with its original manifest does not trip the
 // "pod updates may not change fields" rule.
 func preparePodForUpdate(pod, old *corev1.Pod) {
+	defaultPod(pod)
 	if pod.Spec.ServiceAccountName == "" {
 		pod.Spec.ServiceAccountName = old.Spec.ServiceAccountName
 		pod.Spec.DeprecatedServiceAccount = pod.Spec.ServiceAccountName

@@ -116,6 +116,9 @@ func defaultService(s *corev1.Service) {
 }
 
 func prepareServiceForCreate(s *corev1.Service) {
+	// The server may run this before Default; the IP family rules need the
+	// defaulted type. Defaulting twice is harmless.
+	defaultService(s)
 	// Old clients set only clusterIP; mirror it into clusterIPs.
 	if s.Spec.ClusterIP != "" && len(s.Spec.ClusterIPs) == 0 {
 		s.Spec.ClusterIPs = []string{s.Spec.ClusterIP}
@@ -162,6 +165,7 @@ func ipFamilyOf(ip net.IP) corev1.IPFamily {
 // health check port, IP families) that a client omitted, and wipes values
 // that no longer apply after a type change.
 func prepareServiceForUpdate(s, old *corev1.Service) {
+	defaultService(s)
 	if needsClusterIP(old) && needsClusterIP(s) {
 		if s.Spec.ClusterIP == "" && len(s.Spec.ClusterIPs) == 0 {
 			s.Spec.ClusterIP = old.Spec.ClusterIP
@@ -380,7 +384,12 @@ func validateService(s *corev1.Service) field.ErrorList {
 	errs = append(errs, validateClusterIPFields(s)...)
 
 	for i, ip := range s.Spec.ExternalIPs {
-		errs = append(errs, validateIP(ip, spec.Child("externalIPs").Index(i))...)
+		p := spec.Child("externalIPs").Index(i)
+		if ipErrs := validateIP(ip, p); len(ipErrs) > 0 {
+			errs = append(errs, ipErrs...)
+		} else {
+			errs = append(errs, validateNonSpecialIP(ip, p)...)
+		}
 	}
 	errs = append(errs, validateEnum(s.Spec.Type, supportedServiceTypes, spec.Child("type"))...)
 

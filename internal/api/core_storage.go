@@ -17,7 +17,7 @@ import (
 var (
 	supportedAccessModes = []corev1.PersistentVolumeAccessMode{corev1.ReadOnlyMany, corev1.ReadWriteMany,
 		corev1.ReadWriteOnce, corev1.ReadWriteOncePod}
-	supportedVolumeModes    = []corev1.PersistentVolumeMode{corev1.PersistentVolumeBlock, corev1.PersistentVolumeFilesystem}
+	supportedVolumeModes     = []corev1.PersistentVolumeMode{corev1.PersistentVolumeBlock, corev1.PersistentVolumeFilesystem}
 	supportedReclaimPolicies = []corev1.PersistentVolumeReclaimPolicy{corev1.PersistentVolumeReclaimDelete,
 		corev1.PersistentVolumeReclaimRecycle, corev1.PersistentVolumeReclaimRetain}
 )
@@ -33,7 +33,9 @@ func persistentVolumeStrategy() Strategy {
 			return validatePVUpdate(obj.(*corev1.PersistentVolume), old.(*corev1.PersistentVolume))
 		},
 		Columns: pvColumns,
-		Row:     func(obj runtime.Object, now time.Time) []interface{} { return pvRow(obj.(*corev1.PersistentVolume), now) },
+		Row: func(obj runtime.Object, now time.Time) []interface{} {
+			return pvRow(obj.(*corev1.PersistentVolume), now)
+		},
 	}
 }
 

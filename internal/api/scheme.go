@@ -26,7 +26,9 @@ func newScheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(s))
 	metav1.AddToGroupVersion(s, schema.GroupVersion{Version: "v1"})
-	// Table and PartialObjectMetadata live in meta.k8s.io.
+	// Options bodies (DeleteOptions...) may name meta.k8s.io/v1; Table and
+	// PartialObjectMetadata live there too.
+	metav1.AddToGroupVersion(s, metav1.SchemeGroupVersion)
 	utilruntime.Must(metav1.AddMetaToScheme(s))
 	utilruntime.Must(metav1beta1.AddMetaToScheme(s))
 	utilruntime.Must(networkingv1.AddToScheme(s))

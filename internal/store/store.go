@@ -14,11 +14,11 @@ import (
 	"strconv"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
-	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
-	"go.etcd.io/etcd/api/v3/mvccpb"
 )
 
 // Errors callers match with errors.Is.
@@ -330,7 +330,19 @@ func (s *Store) Watch(ctx context.Context, prefix string, fromRev int64) (<-chan
 	wch := s.client.Watch(wctx, prefix, clientv3.WithPrefix(), clientv3.WithRev(fromRev+1), clientv3.WithPrevKV())
 	go func() {
 		defer close(out)
-		for resp := range wch {
+		for {
+			var resp clientv3.WatchResponse
+			var ok bool
+			// The in-process etcd client may close its channel late after
+			// ctx ends; do not wait for it.
+			select {
+			case resp, ok = <-wch:
+			case <-ctx.Done():
+				return
+			}
+			if !ok {
+				break
+			}
 			if resp.CompactRevision != 0 {
 				errc <- ErrCompacted
 				return

@@ -21,8 +21,9 @@ type specBuilder struct {
 	namer  *definitionNamer
 
 	// v3Definitions is GetOpenAPIDefinitions with references pointing into
-	// components.schemas, computed once and shared by every v3 document and
-	// the type converter.
+	// components.schemas, generated once (it is most of the cost of a
+	// build) and shared, read-only, by every v3 document and the type
+	// converter; see v3Schemas.
 	v3Once        sync.Once
 	v3Definitions map[string]common.OpenAPIDefinition
 }

@@ -2,6 +2,7 @@ package openapi
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -38,9 +39,20 @@ func BuildV3(reg *api.Registry) (map[string]*spec3.OpenAPI, error) {
 // variants and wraps references that carry a description in allOf, as v3
 // requires.
 func (b *specBuilder) v3Schemas(roots []string) (map[string]*spec.Schema, error) {
+	// The builder writes into the top-level extension map of each
+	// definition it is given (adding the group/version/kinds, deleting the
+	// v2 variant) and hands that map on in its result; everything deeper it
+	// copies before changing. So each build gets its own copy of those maps,
+	// or documents built and served concurrently would race.
+	shared := b.definitionsV3()
+	defs := make(map[string]common.OpenAPIDefinition, len(shared))
+	for name, def := range shared {
+		def.Schema.Extensions = maps.Clone(def.Schema.Extensions)
+		defs[name] = def
+	}
 	return builder3.BuildOpenAPIDefinitionsForResources(&common.OpenAPIV3Config{
 		Info:              info,
-		Definitions:       b.definitionsV3(),
+		Definitions:       defs,
 		GetDefinitionName: b.namer.name,
 	}, roots...)
 }
