@@ -441,7 +441,7 @@ func validatePodFailurePolicy(s *batchv1.JobSpec, fld *field.Path) field.ErrorLi
 func validateSuccessPolicy(s *batchv1.JobSpec, fld *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if s.CompletionMode == nil || *s.CompletionMode != batchv1.IndexedCompletion {
-		errs = append(errs, field.Invalid(fld, *s.SuccessPolicy, "requires indexed completion mode"))
+		errs = append(errs, field.Invalid(fld, field.OmitValueType{}, "requires indexed completion mode"))
 	}
 	rulesPath := fld.Child("rules")
 	rules := s.SuccessPolicy.Rules
@@ -577,7 +577,8 @@ func validateJobTemplateUpdate(j, old *batchv1.Job, fld *field.Path) field.Error
 	if wlTemplatesEqual(&j.Spec.Template, oldT) {
 		return nil
 	}
-	return field.ErrorList{field.Invalid(fld, j.Spec.Template, apivalidation.FieldImmutableErrorMsg)}
+	// The template is too big to echo back usefully.
+	return field.ErrorList{field.Invalid(fld, field.OmitValueType{}, apivalidation.FieldImmutableErrorMsg)}
 }
 
 // --- CronJob -------------------------------------------------------------------

@@ -466,7 +466,7 @@ func validateStatefulSet(ss *appsv1.StatefulSet) field.ErrorList {
 		errs = append(errs, field.Required(usPath, ""))
 	case appsv1.OnDeleteStatefulSetStrategyType:
 		if us.RollingUpdate != nil {
-			errs = append(errs, field.Invalid(usPath.Child("rollingUpdate"), us.RollingUpdate,
+			errs = append(errs, field.Invalid(usPath.Child("rollingUpdate"), field.OmitValueType{},
 				fmt.Sprintf("only allowed for updateStrategy '%s'", appsv1.RollingUpdateStatefulSetStrategyType)))
 		}
 	case appsv1.RollingUpdateStatefulSetStrategyType:
@@ -481,7 +481,7 @@ func validateStatefulSet(ss *appsv1.StatefulSet) field.ErrorList {
 			}
 		}
 	default:
-		errs = append(errs, field.Invalid(usPath, us, fmt.Sprintf("must be '%s' or '%s'",
+		errs = append(errs, field.Invalid(usPath, us.Type, fmt.Sprintf("must be '%s' or '%s'",
 			appsv1.RollingUpdateStatefulSetStrategyType, appsv1.OnDeleteStatefulSetStrategyType)))
 	}
 

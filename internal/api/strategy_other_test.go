@@ -14,6 +14,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	storagev1 "k8s.io/api/storage/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -61,7 +62,7 @@ func TestJobDefaults(t *testing.T) {
 		wlWantNoErrors(t, s.Validate(j))
 		// Defaulting again (every write) changes nothing.
 		again := wlDefaulted(s, j.DeepCopy())
-		if fmt.Sprint(again) != fmt.Sprint(j) {
+		if !apiequality.Semantic.DeepEqual(again, j) {
 			t.Errorf("not idempotent:\n%v\n%v", again, j)
 		}
 	})

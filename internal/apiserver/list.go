@@ -286,6 +286,10 @@ func (q *request) writeEncoded(o output, obj runtime.Object) {
 	writeRaw(q.w, o.contentType, body)
 }
 
+// maxWatches bounds the open watches of one server: each holds a buffer
+// and a goroutine.
+const maxWatches = 50000
+
 // watch streams events until the client goes away, the timeout passes or
 // the cache drops the watcher.
 func (q *request) watch() {
@@ -311,6 +315,12 @@ func (q *request) watch() {
 			return
 		}
 	}
+	if n := q.s.watches.Add(1); n > maxWatches {
+		q.s.watches.Add(-1)
+		q.fail(apierrors.NewTooManyRequests(fmt.Sprintf("the server has %d open watches, its limit; retry later", maxWatches-1), 1))
+		return
+	}
+	defer q.s.watches.Add(-1)
 	ctx := q.r.Context()
 	c := q.cache()
 	if sendInitial && fromRev == 0 && opts.ResourceVersion == "" {

@@ -71,6 +71,7 @@ type Server struct {
 	log      *slog.Logger
 	clock    clock.Clock
 	ready    atomic.Bool
+	watches  atomic.Int64
 	alloc    *allocator
 	fieldMgr fieldManagers
 	// discovery documents are built once: the set of resources is fixed.
@@ -203,6 +204,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, apierrors.NewUnauthorized("Unauthorized: present a client certificate signed by the cluster CA or a bearer token"), schema.GroupResource{}, "")
 		return
 	}
+	if r.Header.Get("Impersonate-User") != "" || len(r.Header.Values("Impersonate-Group")) > 0 {
+		imp, err := s.impersonate(user, r)
+		if err != nil {
+			writeError(w, r, err, schema.GroupResource{}, "")
+			return
+		}
+		user = imp
+	}
 	r = r.WithContext(withUser(r.Context(), user))
 	path := r.URL.Path
 	switch {
@@ -230,6 +239,45 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.serveResource(w, r, info, user)
+}
+
+// impersonate switches to the user named by the Impersonate-* headers when
+// RBAC lets the caller impersonate that user and each group, as Kubernetes
+// does for `kubectl --as` and `--as-group`.
+func (s *Server) impersonate(caller UserInfo, r *http.Request) (UserInfo, error) {
+	target := UserInfo{Name: r.Header.Get("Impersonate-User"), UID: r.Header.Get("Impersonate-Uid")}
+	if target.Name == "" {
+		return UserInfo{}, apierrors.NewBadRequest("Impersonate-Group requires Impersonate-User")
+	}
+	check := func(resource, name string) error {
+		attrs := attributes{user: caller, verb: "impersonate", resource: resource, name: name, isResource: true}
+		if strings.HasPrefix(name, "system:serviceaccount:") && resource == "users" {
+			parts := strings.SplitN(strings.TrimPrefix(name, "system:serviceaccount:"), ":", 2)
+			if len(parts) == 2 {
+				attrs.resource, attrs.namespace, attrs.name = "serviceaccounts", parts[0], parts[1]
+			}
+		}
+		if ok, _ := s.decide(attrs); !ok {
+			return apierrors.NewForbidden(schema.GroupResource{Resource: resource}, name,
+				fmt.Errorf("user %q cannot impersonate %s %q", caller.Name, resource, name))
+		}
+		return nil
+	}
+	if err := check("users", target.Name); err != nil {
+		return UserInfo{}, err
+	}
+	for _, g := range r.Header.Values("Impersonate-Group") {
+		if err := check("groups", g); err != nil {
+			return UserInfo{}, err
+		}
+		target.Groups = append(target.Groups, g)
+	}
+	if strings.HasPrefix(target.Name, "system:serviceaccount:") {
+		parts := strings.SplitN(strings.TrimPrefix(target.Name, "system:serviceaccount:"), ":", 2)
+		target.Groups = append(target.Groups, "system:serviceaccounts", "system:serviceaccounts:"+parts[0])
+	}
+	target.Groups = append(target.Groups, "system:authenticated")
+	return target, nil
 }
 
 type userKey struct{}
