@@ -433,8 +433,8 @@ func TestPodRow(t *testing.T) {
 	base := func(mutate func(*corev1.Pod)) *corev1.Pod {
 		p := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default", CreationTimestamp: coreAgo(2 * time.Hour)},
-			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "a"}, {Name: "b"}}},
-			Status: corev1.PodStatus{Phase: corev1.PodRunning},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "a"}, {Name: "b"}}},
+			Status:     corev1.PodStatus{Phase: corev1.PodRunning},
 		}
 		mutate(p)
 		return p
@@ -1127,7 +1127,9 @@ func TestPersistentVolume(t *testing.T) {
 	}{
 		{"namespaced", func(pv *corev1.PersistentVolume) { pv.Namespace = "default" }, []string{"metadata.namespace: Forbidden"}},
 		{"no access modes", func(pv *corev1.PersistentVolume) { pv.Spec.AccessModes = nil }, []string{"spec.accessModes: Required value"}},
-		{"bad access mode", func(pv *corev1.PersistentVolume) { pv.Spec.AccessModes = []corev1.PersistentVolumeAccessMode{"ReadSometimes"} },
+		{"bad access mode", func(pv *corev1.PersistentVolume) {
+			pv.Spec.AccessModes = []corev1.PersistentVolumeAccessMode{"ReadSometimes"}
+		},
 			[]string{"spec.accessModes: Unsupported value"}},
 		{"RWOP alone", func(pv *corev1.PersistentVolume) {
 			pv.Spec.AccessModes = []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOncePod, corev1.ReadWriteOnce}
@@ -1473,11 +1475,16 @@ func TestPodTemplateAndReplicationController(t *testing.T) {
 		}{
 			{"selector mismatch", func(rc *corev1.ReplicationController) { rc.Spec.Selector = map[string]string{"app": "other"} },
 				[]string{"spec.template.metadata.labels: Invalid value"}},
-			{"restart policy", func(rc *corev1.ReplicationController) { rc.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyNever },
+			{"restart policy", func(rc *corev1.ReplicationController) {
+				rc.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyNever
+			},
 				[]string{"spec.template.spec.restartPolicy: Unsupported value"}},
 			{"negative replicas", func(rc *corev1.ReplicationController) { n := int32(-1); rc.Spec.Replicas = &n },
 				[]string{"spec.replicas: Invalid value"}},
-			{"no template", func(rc *corev1.ReplicationController) { rc.Spec.Template = nil; rc.Spec.Selector = map[string]string{"a": "b"} },
+			{"no template", func(rc *corev1.ReplicationController) {
+				rc.Spec.Template = nil
+				rc.Spec.Selector = map[string]string{"a": "b"}
+			},
 				[]string{"spec.template: Required value"}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {

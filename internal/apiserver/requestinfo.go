@@ -16,7 +16,6 @@ type requestInfo struct {
 	Resource    string
 	Subresource string
 	Name        string
-	Parts       []string
 	Path        string
 }
 
@@ -70,7 +69,6 @@ func parseRequestInfo(r *http.Request) requestInfo {
 		// A namespace is cluster-scoped; its own name is not a namespace.
 		info.Namespace = ""
 	}
-	info.Parts = parts
 	q := r.URL.Query()
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:

@@ -28,8 +28,11 @@ type Server struct {
 	Kubeconfig string
 	Config     *rest.Config
 	Client     kubernetes.Interface
-	cancel     context.CancelFunc
-	done       chan error
+	// EtcdClientPort is where the embedded etcd serves clients on
+	// 127.0.0.1 (tests use it to compact history).
+	EtcdClientPort int
+	cancel         context.CancelFunc
+	done           chan error
 }
 
 // Options tune Start.
@@ -60,6 +63,7 @@ func Start(t testing.TB, opts ...Options) *Server {
 func start(o Options) (*Server, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
+	etcdPort := freePort()
 	level := slog.LevelWarn
 	if os.Getenv("GUREUM_TEST_LOG") != "" {
 		level = slog.LevelDebug
@@ -68,14 +72,14 @@ func start(o Options) (*Server, error) {
 		DataDir:        o.DataDir,
 		BindAddress:    "127.0.0.1",
 		HTTPSPort:      0,
-		EtcdClientPort: freePort(),
+		EtcdClientPort: etcdPort,
 		EtcdPeerPort:   freePort(),
 		DisableAgent:   true,
 		ServiceCIDR:    "10.43.0.0/16",
 		Ready:          func(kc string) { ready <- kc },
 		Log:            slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
 	}
-	s := &Server{DataDir: o.DataDir, cancel: cancel, done: make(chan error, 1)}
+	s := &Server{DataDir: o.DataDir, EtcdClientPort: etcdPort, cancel: cancel, done: make(chan error, 1)}
 	go func() { s.done <- node.RunServer(ctx, cfg) }()
 	select {
 	case kc := <-ready:

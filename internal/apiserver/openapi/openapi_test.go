@@ -2,6 +2,7 @@ package openapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -568,6 +569,31 @@ func BenchmarkPrepare(b *testing.B) {
 		}
 		if err := s.Prepare(); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestConcurrentFirstRequests is for -race: documents and the type
+// converter are built lazily, by whichever requests come first.
+func TestConcurrentFirstRequests(t *testing.T) {
+	s := newService(t)
+	pod := &corev1.Pod{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"}}
+	paths := []string{"/openapi/v3", "/openapi/v3/api/v1", "/openapi/v3/apis/apps/v1", "/openapi/v2", "/openapi/v3"}
+	done := make(chan string, len(paths)+1)
+	for _, path := range paths {
+		go func() {
+			resp := get(t, s, path, "application/json")
+			readAll(t, resp)
+			done <- path + ": " + resp.Status
+		}()
+	}
+	go func() {
+		_, err := s.TypeConverter().ObjectToTyped(pod)
+		done <- fmt.Sprintf("type converter: %v", err)
+	}()
+	for range len(paths) + 1 {
+		if got := <-done; !strings.HasSuffix(got, "200 OK") && !strings.HasSuffix(got, "<nil>") {
+			t.Error(got)
 		}
 	}
 }
