@@ -83,7 +83,7 @@ func startServer(ctx context.Context, bin, workDir, dataDir string) (*server, ti
 		"--https-port", strconv.Itoa(s.httpsPort),
 		"--etcd-client-port", strconv.Itoa(s.etcdPort),
 		"--etcd-peer-port", strconv.Itoa(s.peerPort),
-		"--log-level", "warn")
+		"--log-level", "info")
 	s.cmd.Stdout = logf
 	s.cmd.Stderr = logf
 	// The server dies with this program even if it is killed outright.

@@ -29,13 +29,37 @@ var metadataPath = field.NewPath("metadata")
 // validateNamespacedMeta checks metadata of a namespaced object whose name
 // must satisfy nameFn.
 func validateNamespacedMeta(m *metav1.ObjectMeta, nameFn apivalidation.ValidateNameFunc) field.ErrorList {
-	return apivalidation.ValidateObjectMeta(m, true, nameFn, metadataPath)
+	return validateMeta(m, true, nameFn)
 }
 
 // validateClusterMeta checks metadata of a cluster-scoped object: a
 // namespace is forbidden.
 func validateClusterMeta(m *metav1.ObjectMeta, nameFn apivalidation.ValidateNameFunc) field.ErrorList {
-	return apivalidation.ValidateObjectMeta(m, false, nameFn, metadataPath)
+	return validateMeta(m, false, nameFn)
+}
+
+// validateMeta is apimachinery's ValidateObjectMeta with labels and
+// annotations checked in key order: apimachinery walks those maps in Go's
+// random order, and the same object must always get the same errors.
+func validateMeta(m *metav1.ObjectMeta, requiresNamespace bool, nameFn apivalidation.ValidateNameFunc) field.ErrorList {
+	rest := *m
+	rest.Labels, rest.Annotations = nil, nil
+	errs := apivalidation.ValidateObjectMeta(&rest, requiresNamespace, nameFn, metadataPath)
+	errs = append(errs, validateLabels(m.Labels, metadataPath.Child("labels"))...)
+	errs = append(errs, validateAnnotations(m.Annotations, metadataPath.Child("annotations"))...)
+	return errs
+}
+
+// validateAnnotations checks annotation keys in order, then the total size.
+func validateAnnotations(annotations map[string]string, fld *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for _, k := range sortedKeys(annotations) {
+		errs = append(errs, apivalidation.ValidateAnnotations(map[string]string{k: ""}, fld)...)
+	}
+	if err := apivalidation.ValidateAnnotationsSize(annotations); err != nil {
+		errs = append(errs, field.TooLong(fld, "", apivalidation.TotalAnnotationSizeLimitB))
+	}
+	return errs
 }
 
 func validateDNS1123Label(value string, fld *field.Path) field.ErrorList {
@@ -129,8 +153,14 @@ func validateOptionalEnum[T ~string](value T, valid []T, fld *field.Path) field.
 	return validateEnum(value, valid, fld)
 }
 
+// validateLabels checks label keys and values in key order (see
+// validateMeta).
 func validateLabels(labels map[string]string, fld *field.Path) field.ErrorList {
-	return metav1validation.ValidateLabels(labels, fld)
+	var errs field.ErrorList
+	for _, k := range sortedKeys(labels) {
+		errs = append(errs, metav1validation.ValidateLabels(map[string]string{k: labels[k]}, fld)...)
+	}
+	return errs
 }
 
 // sortedKeys returns a map's keys in order: Go randomises map iteration and
@@ -305,5 +335,13 @@ func validateTaints(taints []corev1.Taint, fld *field.Path) field.ErrorList {
 
 // validateLabelSelector checks a metav1 label selector.
 func validateLabelSelector(sel *metav1.LabelSelector, fld *field.Path) field.ErrorList {
-	return metav1validation.ValidateLabelSelector(sel, metav1validation.LabelSelectorValidationOptions{}, fld)
+	if sel == nil {
+		return nil
+	}
+	errs := validateLabels(sel.MatchLabels, fld.Child("matchLabels"))
+	for i, r := range sel.MatchExpressions {
+		errs = append(errs, metav1validation.ValidateLabelSelectorRequirement(r, metav1validation.LabelSelectorValidationOptions{},
+			fld.Child("matchExpressions").Index(i))...)
+	}
+	return errs
 }

@@ -428,7 +428,9 @@ func TestStatefulSet(t *testing.T) {
 			field.ErrorTypeInvalid, "spec.template.metadata.labels", "`selector` does not match template `labels`"},
 		{"claim without access modes", func(ss *appsv1.StatefulSet) { ss.Spec.VolumeClaimTemplates[0].Spec.AccessModes = nil },
 			field.ErrorTypeRequired, "spec.volumeClaimTemplates[0].spec.accessModes", ""},
-		{"claim without size", func(ss *appsv1.StatefulSet) { ss.Spec.VolumeClaimTemplates[0].Spec.Resources = corev1.VolumeResourceRequirements{} },
+		{"claim without size", func(ss *appsv1.StatefulSet) {
+			ss.Spec.VolumeClaimTemplates[0].Spec.Resources = corev1.VolumeResourceRequirements{}
+		},
 			field.ErrorTypeRequired, "spec.volumeClaimTemplates[0].spec.resources[storage]", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

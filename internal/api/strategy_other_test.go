@@ -372,7 +372,9 @@ func TestCronJob(t *testing.T) {
 			field.ErrorTypeInvalid, "spec.startingDeadlineSeconds", ""},
 		{"selector in template", func(cj *batchv1.CronJob) { cj.Spec.JobTemplate.Spec.Selector = &metav1.LabelSelector{} },
 			field.ErrorTypeInvalid, "spec.jobTemplate.spec.selector", "`selector` will be auto-generated"},
-		{"restartPolicy Always", func(cj *batchv1.CronJob) { cj.Spec.JobTemplate.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyAlways },
+		{"restartPolicy Always", func(cj *batchv1.CronJob) {
+			cj.Spec.JobTemplate.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyAlways
+		},
 			field.ErrorTypeNotSupported, "spec.jobTemplate.spec.template.spec.restartPolicy", ""},
 		{"long name", func(cj *batchv1.CronJob) { cj.Name = strings.Repeat("a", 53) },
 			field.ErrorTypeInvalid, "metadata.name", "must be no more than 52 characters"},
@@ -540,7 +542,10 @@ func TestHPA(t *testing.T) {
 	}{
 		{"minReplicas 0", func(h *autoscalingv2.HorizontalPodAutoscaler) { h.Spec.MinReplicas = wlInt32Ptr(0) },
 			field.ErrorTypeInvalid, "spec.minReplicas", "must be greater than or equal to 1"},
-		{"max below min", func(h *autoscalingv2.HorizontalPodAutoscaler) { h.Spec.MinReplicas = wlInt32Ptr(5); h.Spec.MaxReplicas = 3 },
+		{"max below min", func(h *autoscalingv2.HorizontalPodAutoscaler) {
+			h.Spec.MinReplicas = wlInt32Ptr(5)
+			h.Spec.MaxReplicas = 3
+		},
 			field.ErrorTypeInvalid, "spec.maxReplicas", "must be greater than or equal to `minReplicas`"},
 		{"no target", func(h *autoscalingv2.HorizontalPodAutoscaler) { h.Spec.ScaleTargetRef.Name = "" },
 			field.ErrorTypeRequired, "spec.scaleTargetRef.name", ""},
@@ -624,7 +629,10 @@ func TestIngress(t *testing.T) {
 	}{
 		{"no pathType", func(i *networkingv1.Ingress) { i.Spec.Rules[0].HTTP.Paths[0].PathType = nil },
 			field.ErrorTypeRequired, path0 + ".pathType", "pathType must be specified"},
-		{"bad pathType", func(i *networkingv1.Ingress) { p := networkingv1.PathType("Regex"); i.Spec.Rules[0].HTTP.Paths[0].PathType = &p },
+		{"bad pathType", func(i *networkingv1.Ingress) {
+			p := networkingv1.PathType("Regex")
+			i.Spec.Rules[0].HTTP.Paths[0].PathType = &p
+		},
 			field.ErrorTypeNotSupported, path0 + ".pathType", `"Exact", "ImplementationSpecific", "Prefix"`},
 		{"relative path", func(i *networkingv1.Ingress) { i.Spec.Rules[0].HTTP.Paths[0].Path = "api" },
 			field.ErrorTypeInvalid, path0 + ".path", "must be an absolute path"},
@@ -632,7 +640,9 @@ func TestIngress(t *testing.T) {
 			field.ErrorTypeInvalid, path0 + ".path", "must not contain '/../'"},
 		{"no backend", func(i *networkingv1.Ingress) { i.Spec.Rules[0].HTTP.Paths[0].Backend = networkingv1.IngressBackend{} },
 			field.ErrorTypeInvalid, path0 + ".backend", "resource or service backend is required"},
-		{"no port", func(i *networkingv1.Ingress) { i.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Port = networkingv1.ServiceBackendPort{} },
+		{"no port", func(i *networkingv1.Ingress) {
+			i.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Port = networkingv1.ServiceBackendPort{}
+		},
 			field.ErrorTypeRequired, path0 + ".backend", "port name or number is required"},
 		{"port name and number", func(i *networkingv1.Ingress) { i.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Port.Name = "http" },
 			field.ErrorTypeInvalid, path0 + ".backend", "cannot set both port name & port number"},
@@ -650,7 +660,9 @@ func TestIngress(t *testing.T) {
 			field.ErrorTypeInvalid, "spec", "either `defaultBackend` or `rules` must be specified"},
 		{"tls host", func(i *networkingv1.Ingress) { i.Spec.TLS = []networkingv1.IngressTLS{{Hosts: []string{"Shop!"}}} },
 			field.ErrorTypeInvalid, "spec.tls[0].hosts[0]", ""},
-		{"class annotation disagrees", func(i *networkingv1.Ingress) { i.Annotations = map[string]string{"kubernetes.io/ingress.class": "nginx"} },
+		{"class annotation disagrees", func(i *networkingv1.Ingress) {
+			i.Annotations = map[string]string{"kubernetes.io/ingress.class": "nginx"}
+		},
 			field.ErrorTypeInvalid, "annotations.kubernetes.io/ingress.class", "must match `ingressClassName` when both are specified"},
 	} {
 		t.Run(tc.name, func(t *testing.T) { wlWantError(t, s.Validate(wlIngress(tc.mutate)), tc.typ, tc.field, tc.detail) })
@@ -777,7 +789,10 @@ func TestNetworkPolicy(t *testing.T) {
 			p.Spec.Ingress[0].Ports[0].Port = &named
 			p.Spec.Ingress[0].Ports[0].EndPort = wlInt32Ptr(6000)
 		}, field.ErrorTypeInvalid, "spec.ingress[0].ports[0].endPort", "may not be specified when `port` is non-numeric"},
-		{"bad protocol", func(p *networkingv1.NetworkPolicy) { icmp := corev1.Protocol("ICMP"); p.Spec.Ingress[0].Ports[0].Protocol = &icmp },
+		{"bad protocol", func(p *networkingv1.NetworkPolicy) {
+			icmp := corev1.Protocol("ICMP")
+			p.Spec.Ingress[0].Ports[0].Protocol = &icmp
+		},
 			field.ErrorTypeNotSupported, "spec.ingress[0].ports[0].protocol", ""},
 		{"bad policy type", func(p *networkingv1.NetworkPolicy) { p.Spec.PolicyTypes = []networkingv1.PolicyType{"Sideways"} },
 			field.ErrorTypeNotSupported, "spec.policyTypes[0]", ""},

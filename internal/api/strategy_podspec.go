@@ -325,7 +325,7 @@ func ValidatePodTemplateSpec(t *corev1.PodTemplateSpec, fld *field.Path) field.E
 	// Kubernetes reports template labels at "template.labels", not
 	// "template.metadata.labels"; we keep its paths.
 	errs = append(errs, validateLabels(t.Labels, fld.Child("labels"))...)
-	errs = append(errs, apivalidation.ValidateAnnotations(t.Annotations, fld.Child("annotations"))...)
+	errs = append(errs, validateAnnotations(t.Annotations, fld.Child("annotations"))...)
 	errs = append(errs, ValidatePodSpec(&t.Spec, fld.Child("spec"))...)
 	if len(t.Spec.EphemeralContainers) > 0 {
 		errs = append(errs, field.Forbidden(fld.Child("spec", "ephemeralContainers"), "ephemeral containers not allowed in pod template"))

@@ -262,11 +262,14 @@ func objectFields(res *api.Resource, obj runtime.Object, name, ns string) fields
 }
 
 // waitForRev blocks until the cache has applied revision rev, asking etcd
-// for progress notifications so a quiet resource still catches up.
+// for progress notifications so a quiet resource still catches up. etcd
+// silently drops a progress request while any watcher on the stream is
+// unsynced (catching up, or behind after a burst of writes), so the request
+// is repeated until the cache has caught up, as Kubernetes' cacher does.
 func (c *resourceCache) waitForRev(ctx context.Context, rev int64) error {
 	deadline := time.NewTimer(3 * time.Second)
 	defer deadline.Stop()
-	asked := false
+	var again <-chan time.Time
 	for {
 		c.mu.RLock()
 		cur, ch := c.rev, c.revCh
@@ -274,13 +277,15 @@ func (c *resourceCache) waitForRev(ctx context.Context, rev int64) error {
 		if cur >= rev {
 			return nil
 		}
-		if !asked {
-			asked = true
+		if again == nil {
 			if err := c.store.RequestProgress(ctx); err != nil {
 				return err
 			}
+			again = time.After(progressRetry)
 		}
 		select {
+		case <-again:
+			again = nil
 		case <-ch:
 		case <-deadline.C:
 			return apierrors.NewTimeoutError(fmt.Sprintf("Too large resource version: %d, current: %d", rev, cur), 1)
@@ -289,6 +294,10 @@ func (c *resourceCache) waitForRev(ctx context.Context, rev int64) error {
 		}
 	}
 }
+
+// progressRetry is how long waitForRev waits for a progress notification
+// before asking etcd again.
+const progressRetry = 50 * time.Millisecond
 
 // filter selects the objects a list or watch wants.
 type filter struct {

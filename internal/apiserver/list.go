@@ -192,6 +192,12 @@ func (q *request) listFromStore(ctx context.Context, f filter, rev int64, startK
 	if err != nil {
 		return nil, 0, err
 	}
+	if rev > 0 {
+		// etcd's header carries its current revision, not the one read
+		// at: the page (and the continue token it hands out) belongs to
+		// the snapshot at rev.
+		readRev = rev
+	}
 	out := make([]*entry, 0, len(kvs))
 	for _, kv := range kvs {
 		key := kv.Key[len(q.res.StorageKey())+1:]

@@ -36,6 +36,13 @@ func fromMap(m map[string]interface{}, obj runtime.Object) error {
 	return nil
 }
 
+// keepsStatusOnCreate reports kinds whose creator also reports their
+// status: a node agent registers its Node with capacity and conditions.
+func keepsStatusOnCreate(obj runtime.Object) bool {
+	_, isNode := obj.(*corev1.Node)
+	return isNode
+}
+
 // clearStatus empties status on create for resources with a status
 // subresource; their status is written by controllers through /status.
 func clearStatus(obj runtime.Object) {

@@ -80,14 +80,16 @@ func (s *Server) createObject(ctx context.Context, q *request, obj runtime.Objec
 	a.SetDeletionGracePeriodSeconds(nil)
 	a.SetGeneration(1)
 	a.SetSelfLink("")
-	if q.res.HasSubresource("status") {
+	if q.res.HasSubresource("status") && !keepsStatusOnCreate(obj) {
 		clearStatus(obj)
 	}
 	if err := s.admitNamespace(ctx, q); err != nil {
 		return nil, err
 	}
-	q.res.Strategy.PrepareForCreate(obj)
+	// As in Kubernetes, defaults apply first (at decode time there), then
+	// the strategy prepares the object.
 	q.res.Strategy.Default(obj)
+	q.res.Strategy.PrepareForCreate(obj)
 	if err := s.fieldMgr.update(q.res, "", nil, obj, q.fieldManagerName()); err != nil {
 		return nil, err
 	}
@@ -99,6 +101,9 @@ func (s *Server) createObject(ctx context.Context, q *request, obj runtime.Objec
 		a, _ := meta.Accessor(obj)
 		if generated {
 			a.SetName(a.GetGenerateName() + utilrand.String(5))
+			// Defaults may derive from the name (a namespace's
+			// kubernetes.io/metadata.name label).
+			q.res.Strategy.Default(obj)
 		}
 		if errs := q.res.Strategy.Validate(obj); len(errs) > 0 {
 			return nil, apierrors.NewInvalid(q.res.GroupVersionKind().GroupKind(), a.GetName(), errs)
@@ -307,6 +312,7 @@ func (s *Server) finishUpdate(ctx context.Context, q *request, cur runtime.Objec
 				return nil, false, err
 			}
 		}
+		q.res.Strategy.Default(obj)
 		q.res.Strategy.PrepareForUpdate(obj, cur)
 	}
 	q.res.Strategy.Default(obj)
@@ -316,8 +322,13 @@ func (s *Server) finishUpdate(ctx context.Context, q *request, cur runtime.Objec
 	if err := s.fieldMgr.update(q.res, q.info.Subresource, cur, obj, q.fieldManagerName()); err != nil {
 		return nil, false, err
 	}
-	if errs := q.res.Strategy.ValidateUpdate(obj, cur); len(errs) > 0 {
-		return nil, false, apierrors.NewInvalid(q.res.GroupVersionKind().GroupKind(), a.GetName(), errs)
+	// A binding sets spec.nodeName, which a pod update may never change;
+	// its handler checked what it changed, as Kubernetes' binding storage
+	// does without the pod update rules.
+	if q.info.Subresource != "binding" {
+		if errs := q.res.Strategy.ValidateUpdate(obj, cur); len(errs) > 0 {
+			return nil, false, apierrors.NewInvalid(q.res.GroupVersionKind().GroupKind(), a.GetName(), errs)
+		}
 	}
 	if errs := validateMetadataUpdate(a, ca); len(errs) > 0 {
 		return nil, false, apierrors.NewInvalid(q.res.GroupVersionKind().GroupKind(), a.GetName(), errs)

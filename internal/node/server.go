@@ -20,12 +20,14 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 
 	"github.com/gureum/gureum/internal/api"
 	"github.com/gureum/gureum/internal/apiserver"
 	"github.com/gureum/gureum/internal/apiserver/openapi"
+	"github.com/gureum/gureum/internal/controller/namespace"
 	"github.com/gureum/gureum/internal/controller/serviceaccount"
 	"github.com/gureum/gureum/internal/pki"
 	"github.com/gureum/gureum/internal/store"
@@ -166,6 +168,13 @@ func RunServer(ctx context.Context, cfg ServerConfig) error {
 		}
 		g.Go(func() error {
 			return serviceaccount.New(client, log.With("component", "serviceaccount-controller")).Run(gctx)
+		})
+		metaClient, err := metadata.NewForConfig(restCfg)
+		if err != nil {
+			return fmt.Errorf("build metadata client: %w", err)
+		}
+		g.Go(func() error {
+			return namespace.New(client, metaClient, clock.RealClock{}, log.With("component", "namespace-controller")).Run(gctx)
 		})
 		return nil
 	})

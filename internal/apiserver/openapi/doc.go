@@ -10,6 +10,11 @@
 // io.k8s.api.core.v1.Pod, x-kubernetes-group-version-kind, operation
 // parameters such as fieldValidation, PATCH content types).
 //
+// After changing the served API types (a k8s.io/api group or pkg/apis),
+// regenerate with `hack/update-openapi.sh` (or `go generate` here); CI can
+// run `hack/update-openapi.sh --verify`. New fails at startup when a served
+// kind has no definition.
+//
 // Only internal/apiserver imports this package.
 package openapi
 

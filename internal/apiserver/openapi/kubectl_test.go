@@ -122,7 +122,7 @@ current-context: test
 
 func TestKubectlExplain(t *testing.T) {
 	reg := defaultRegistry()
-	srv := kubectlServer(t, reg, map[string]http.Handler{"/openapi/": newService(t)})
+	srv := kubectlServer(t, reg, map[string]http.Handler{"/openapi/": service(t)})
 
 	for _, tc := range []struct {
 		args []string
@@ -217,7 +217,7 @@ func TestKubectlApply(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(current)
 	})
-	srv := kubectlServer(t, defaultRegistry(), map[string]http.Handler{"/openapi/": newService(t), path: objects})
+	srv := kubectlServer(t, defaultRegistry(), map[string]http.Handler{"/openapi/": service(t), path: objects})
 
 	// The new manifest changes one container's image.
 	containers := original["spec"].(map[string]interface{})["template"].(map[string]interface{})["spec"].(map[string]interface{})

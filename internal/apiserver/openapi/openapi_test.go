@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	openapi_v2 "github.com/google/gnostic-models/openapiv2"
@@ -28,6 +29,7 @@ import (
 
 func defaultRegistry() *api.Registry { return api.NewRegistry(api.DefaultResources()) }
 
+// newService builds a Service of its own, for tests of lazy building.
 func newService(t *testing.T) *Service {
 	t.Helper()
 	s, err := New(defaultRegistry())
@@ -37,9 +39,25 @@ func newService(t *testing.T) *Service {
 	return s
 }
 
+// Most tests only read documents, so they share one build of each.
+var (
+	sharedService = sync.OnceValues(func() (*Service, error) { return New(defaultRegistry()) })
+	sharedV2      = sync.OnceValues(func() (*spec.Swagger, error) { return BuildV2(defaultRegistry()) })
+	sharedV3      = sync.OnceValues(func() (map[string]*spec3.OpenAPI, error) { return BuildV3(defaultRegistry()) })
+)
+
+func service(t *testing.T) *Service {
+	t.Helper()
+	s, err := sharedService()
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return s
+}
+
 func buildV2(t *testing.T) *spec.Swagger {
 	t.Helper()
-	sw, err := BuildV2(defaultRegistry())
+	sw, err := sharedV2()
 	if err != nil {
 		t.Fatalf("BuildV2: %v", err)
 	}
@@ -48,7 +66,7 @@ func buildV2(t *testing.T) *spec.Swagger {
 
 func buildV3(t *testing.T) map[string]*spec3.OpenAPI {
 	t.Helper()
-	docs, err := BuildV3(defaultRegistry())
+	docs, err := sharedV3()
 	if err != nil {
 		t.Fatalf("BuildV3: %v", err)
 	}
@@ -313,7 +331,7 @@ func contains(list []string, s string) bool {
 }
 
 func TestV3IndexListsEveryGroupVersion(t *testing.T) {
-	s := newService(t)
+	s := service(t)
 	resp := get(t, s, "/openapi/v3", "application/json")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /openapi/v3: %s", resp.Status)
@@ -375,7 +393,7 @@ func TestV3IndexListsEveryGroupVersion(t *testing.T) {
 }
 
 func TestV2ProtobufAndETag(t *testing.T) {
-	s := newService(t)
+	s := service(t)
 	for _, accept := range []string{
 		"application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
 		"application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
@@ -420,7 +438,7 @@ func TestV2ProtobufAndETag(t *testing.T) {
 
 func TestRegister(t *testing.T) {
 	mux := http.NewServeMux()
-	newService(t).Register(mux)
+	service(t).Register(mux)
 	for _, path := range []string{"/openapi/v2", "/openapi/v3", "/openapi/v3/api/v1"} {
 		if resp := get(t, mux, path, "application/json"); resp.StatusCode != http.StatusOK {
 			t.Errorf("GET %s: %s", path, resp.Status)
@@ -429,7 +447,7 @@ func TestRegister(t *testing.T) {
 }
 
 func TestTypeConverter(t *testing.T) {
-	tc := newService(t).TypeConverter()
+	tc := service(t).TypeConverter()
 	pod := &corev1.Pod{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
 		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default", Labels: map[string]string{"app": "web"}},

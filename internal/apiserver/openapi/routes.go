@@ -394,7 +394,7 @@ func patchOp(o operation, objType string) operation {
 }
 
 func withPretty(params []param) []param {
-	return append([]param{prettyParam}, params...)
+	return sortParams(append([]param{prettyParam}, params...))
 }
 
 // withUnauthorized adds the 401 every operation can answer, as

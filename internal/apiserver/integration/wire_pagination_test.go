@@ -1,0 +1,150 @@
+package integration
+
+import (
+	"fmt"
+	"net/http"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gureum/gureum/internal/testenv"
+)
+
+// TestWirePagination checks limit/continue: every object exactly once,
+// remainingItemCount, and a consistent snapshot across later writes.
+func TestWirePagination(t *testing.T) {
+	t.Parallel()
+	s := testenv.Start(t)
+	ctx := wireCtx(t)
+	ns := mkNamespace(t, s, "wire-pages")
+	cms := s.Client.CoreV1().ConfigMaps(ns)
+	want := map[string]bool{}
+	for i := 0; i < 25; i++ {
+		n := fmt.Sprintf("page-%02d", i)
+		if _, err := cms.Create(ctx, configMap(n, map[string]string{"i": fmt.Sprint(i)}), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		want[n] = true
+	}
+	// The namespace's kube-root-ca.crt may or may not exist yet; page over
+	// a label-free list of our own objects only.
+	sel := metav1.ListOptions{FieldSelector: "metadata.name!=kube-root-ca.crt"}
+
+	t.Run("LimitAndContinueReturnEveryObjectExactlyOnce", func(t *testing.T) {
+		seen := map[string]int{}
+		opts := sel
+		opts.Limit = 10
+		var sizes []int
+		var remaining []*int64
+		var rv string
+		for page := 0; ; page++ {
+			if page > 5 {
+				t.Fatal("more pages than 25 objects need")
+			}
+			l, err := cms.List(ctx, opts)
+			if err != nil {
+				t.Fatalf("page %d: %v", page, err)
+			}
+			if rv == "" {
+				rv = l.ResourceVersion
+			} else if l.ResourceVersion != rv {
+				t.Fatalf("page %d rv %s differs from the first page's %s", page, l.ResourceVersion, rv)
+			}
+			sizes = append(sizes, len(l.Items))
+			remaining = append(remaining, l.RemainingItemCount)
+			for _, cm := range l.Items {
+				seen[cm.Name]++
+			}
+			if l.Continue == "" {
+				break
+			}
+			opts.Continue = l.Continue
+		}
+		if fmt.Sprint(sizes) != "[10 10 5]" {
+			t.Fatalf("page sizes %v, want [10 10 5]", sizes)
+		}
+		if remaining[0] == nil || *remaining[0] != 15 || remaining[1] == nil || *remaining[1] != 5 || remaining[2] != nil {
+			t.Fatalf("remainingItemCount per page = %s, want 15, 5, unset", fmtRemaining(remaining))
+		}
+		for n := range want {
+			if seen[n] != 1 {
+				t.Errorf("%s seen %d times", n, seen[n])
+			}
+		}
+		if len(seen) != len(want) {
+			t.Errorf("saw %d objects, want %d", len(seen), len(want))
+		}
+	})
+
+	t.Run("ContinueTokenIsAConsistentSnapshotAcrossWrites", func(t *testing.T) {
+		opts := sel
+		opts.Limit = 10
+		first, err := cms.List(ctx, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Writes after the first page: a new object that sorts into the
+		// remaining pages, a deletion and an update there.
+		if _, err := cms.Create(ctx, configMap("page-15a", nil), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := cms.Delete(ctx, "page-20", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		upd, _ := cms.Get(ctx, "page-22", metav1.GetOptions{})
+		upd.Data["i"] = "changed"
+		if _, err := cms.Update(ctx, upd, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]string{}
+		for _, cm := range first.Items {
+			seen[cm.Name] = cm.Data["i"]
+		}
+		opts.Continue = first.Continue
+		for opts.Continue != "" {
+			l, err := cms.List(ctx, opts)
+			if err != nil {
+				t.Fatalf("continue after writes: %v", err)
+			}
+			if l.ResourceVersion != first.ResourceVersion {
+				t.Fatalf("continued page rv %s, want the snapshot's %s", l.ResourceVersion, first.ResourceVersion)
+			}
+			for _, cm := range l.Items {
+				seen[cm.Name] = cm.Data["i"]
+			}
+			opts.Continue = l.Continue
+		}
+		if _, ok := seen["page-15a"]; ok {
+			t.Error("an object created after the first page showed up")
+		}
+		if _, ok := seen["page-20"]; !ok {
+			t.Error("an object deleted after the first page is missing from the snapshot")
+		}
+		if seen["page-22"] != "22" {
+			t.Errorf("page-22 = %q, want its value at the snapshot (22)", seen["page-22"])
+		}
+		if len(seen) != 25 {
+			t.Errorf("snapshot has %d objects, want 25", len(seen))
+		}
+	})
+
+	t.Run("MalformedContinueTokenIs400", func(t *testing.T) {
+		_, err := cms.List(ctx, metav1.ListOptions{Limit: 10, Continue: "not-a-token"})
+		wantReason(t, err, http.StatusBadRequest, metav1.StatusReasonBadRequest)
+	})
+}
+
+func fmtRemaining(r []*int64) string {
+	out := "["
+	for i, p := range r {
+		if i > 0 {
+			out += " "
+		}
+		if p == nil {
+			out += "unset"
+		} else {
+			out += fmt.Sprint(*p)
+		}
+	}
+	return out + "]"
+}
