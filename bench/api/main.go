@@ -154,7 +154,8 @@ func logf(format string, args ...any) {
 // idle RSS, reads (10k pods), watch, writes, and finally a restart of that
 // server on its now populated data dir.
 func run(ctx context.Context, c config) (*report, error) {
-	rep := &report{}
+	rep := &report{loadStart: loadAvg()}
+	defer func() { rep.loadEnd = loadAvg() }()
 	if c.want("footprint") {
 		if err := benchStartup(ctx, c, rep); err != nil {
 			return rep, fmt.Errorf("startup: %w", err)

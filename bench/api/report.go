@@ -22,6 +22,7 @@ type report struct {
 	podsAtRestart        int64
 	rssIdle, rssPods     int64
 	rssEnd               int64
+	loadStart, loadEnd   string
 }
 
 type target struct {
@@ -39,7 +40,8 @@ func (r *report) markdown(c config) string {
 	if c.quick {
 		mode = "quick (smoke test; figures not comparable to a full run)"
 	}
-	p("Mode: %s. Each API figure is measured side by side, in the same run, with its floor on the same embedded etcd.\n\n", mode)
+	p("Mode: %s. Each API figure is measured side by side, in the same run, with its floor on the same embedded etcd. "+
+		"Load average (1, 5, 15 min) at start: %s; at end: %s.\n\n", mode, r.loadStart, r.loadEnd)
 
 	if len(r.writes) > 0 {
 		p("### Writes: Pod create (client-go) vs raw etcd put of the same bytes\n\n")
@@ -63,6 +65,20 @@ func (r *report) markdown(c config) string {
 			if errs > 0 {
 				p("| | %d API errors | | | | | | | |\n", errs)
 			}
+		}
+		p("\nCPU per operation (median of trials; the server process holds both the API server and etcd, so the etcd column is the floor's cost " +
+			"and the API column includes its own etcd transaction; the benchmark client shares the same 2 cores):\n\n")
+		p("| Clients | Server CPU / create (API) | Server CPU / put (etcd) | API/etcd | Client CPU / create | Client CPU / put |\n|---:|---:|---:|---:|---:|---:|\n")
+		for _, w := range r.writes {
+			var as, es, ac, ec []time.Duration
+			for _, t := range w.api {
+				as, ac = append(as, t.srvCPUPerOp()), append(ac, t.cliCPUPerOp())
+			}
+			for _, t := range w.etcd {
+				es, ec = append(es, t.srvCPUPerOp()), append(ec, t.cliCPUPerOp())
+			}
+			a, e := medianDuration(as), medianDuration(es)
+			p("| %d | %s | %s | %.1f× | %s | %s |\n", w.clients, us(a), us(e), float64(a)/float64(max(e, 1)), us(medianDuration(ac)), us(medianDuration(ec)))
 		}
 		p("\n")
 	}

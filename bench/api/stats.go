@@ -79,3 +79,5 @@ func verdict(ok bool) string {
 	}
 	return "**MISSED**"
 }
+
+func us(d time.Duration) string { return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond)) }

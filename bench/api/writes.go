@@ -19,13 +19,19 @@ type trial struct {
 	firstErr error
 	elapsed  time.Duration
 	p50, p99 time.Duration
+	srvCPU   time.Duration // CPU used by the server process (API and etcd) during the trial
+	cliCPU   time.Duration // CPU used by this benchmark process during the trial
 }
+
+func (t trial) srvCPUPerOp() time.Duration { return t.srvCPU / time.Duration(max(t.ops, 1)) }
+func (t trial) cliCPUPerOp() time.Duration { return t.cliCPU / time.Duration(max(t.ops, 1)) }
 
 func (t trial) rate() float64 { return float64(t.ops) / t.elapsed.Seconds() }
 
 // runTrial runs op from c workers until dur has passed and measures each
 // call. Only successful calls count towards throughput and latency.
-func runTrial(ctx context.Context, c int, dur time.Duration, op func(ctx context.Context, worker, seq int) error) trial {
+func runTrial(ctx context.Context, srv *server, c int, dur time.Duration, op func(ctx context.Context, worker, seq int) error) trial {
+	srv0, cli0 := srv.cpuTime(), selfCPU()
 	lats := make([][]time.Duration, c)
 	errs := make([]int, c)
 	firstErrs := make([]error, c)
@@ -57,7 +63,7 @@ func runTrial(ctx context.Context, c int, dur time.Duration, op func(ctx context
 		}(w)
 	}
 	wg.Wait()
-	t := trial{elapsed: time.Since(start)}
+	t := trial{elapsed: time.Since(start), srvCPU: srv.cpuTime() - srv0, cliCPU: selfCPU() - cli0}
 	var all []time.Duration
 	for w := 0; w < c; w++ {
 		all = append(all, lats[w]...)
@@ -131,9 +137,9 @@ func benchWrites(ctx context.Context, c config, e *env, rep *report) error {
 		runID++
 		prefix := fmt.Sprintf("w%03d", runID)
 		if api {
-			return runTrial(ctx, clients, dur, apiOp(prefix))
+			return runTrial(ctx, e.srv, clients, dur, apiOp(prefix))
 		}
-		return runTrial(ctx, clients, dur, etcdOp(prefix))
+		return runTrial(ctx, e.srv, clients, dur, etcdOp(prefix))
 	}
 	logf("writes: warm-up %s each at %d clients", c.warmDur, maxC)
 	runOne(true, maxC, c.warmDur)
@@ -165,8 +171,9 @@ func benchWrites(ctx context.Context, c config, e *env, rep *report) error {
 			row.etcd = append(row.etcd, b)
 			row.ratios = append(row.ratios, a.rate()/b.rate())
 			row.p99Ratios = append(row.p99Ratios, float64(a.p99)/float64(b.p99))
-			logf("writes: %2d clients rep %d: API %.0f/s p50 %s p99 %s (errors %d) | etcd %.0f/s p50 %s p99 %s (errors %d) | ratio %.2f",
-				n, r+1, a.rate(), ms(a.p50), ms(a.p99), a.errs, b.rate(), ms(b.p50), ms(b.p99), b.errs, a.rate()/b.rate())
+			logf("writes: %2d clients rep %d: API %.0f/s p50 %s p99 %s cpu/op srv %s cli %s (errors %d) | etcd %.0f/s p50 %s p99 %s cpu/op srv %s cli %s (errors %d) | ratio %.2f | load %s",
+				n, r+1, a.rate(), ms(a.p50), ms(a.p99), us(a.srvCPUPerOp()), us(a.cliCPUPerOp()), a.errs,
+				b.rate(), ms(b.p50), ms(b.p99), us(b.srvCPUPerOp()), us(b.cliCPUPerOp()), b.errs, a.rate()/b.rate(), loadAvg())
 		}
 		rep.writes = append(rep.writes, row)
 	}

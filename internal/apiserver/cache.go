@@ -332,7 +332,9 @@ func (c *resourceCache) snapshot(f *filter) ([]*entry, int64) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	out := make([]*entry, 0, len(c.items))
-	if f.name != "" {
+	// A name alone finds one object only when the key is known: for a
+	// namespaced resource listed across namespaces, the name may be in any.
+	if f.name != "" && (!c.res.Namespaced || f.namespace != "") {
 		key := f.name
 		if f.namespace != "" {
 			key = f.namespace + "/" + f.name

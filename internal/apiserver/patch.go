@@ -45,6 +45,7 @@ func (q *request) patch() {
 		}
 	case types.ApplyYAMLPatchType, "application/apply-patch+json":
 		isApply = true
+		q.applied = true
 		if q.r.URL.Query().Get("fieldManager") == "" {
 			q.fail(apierrors.NewBadRequest("PATCH requests for server-side apply must set fieldManager"))
 			return

@@ -121,6 +121,9 @@ type request struct {
 	info requestInfo
 	gr   schema.GroupResource
 	user UserInfo
+	// applied marks a server-side apply: the field manager's Apply already
+	// set managedFields, which an Update on top would credit twice.
+	applied bool
 }
 
 func (q *request) fail(err error) { writeError(q.w, q.r, err, q.gr, q.info.Name) }

@@ -90,8 +90,10 @@ func (s *Server) createObject(ctx context.Context, q *request, obj runtime.Objec
 	// the strategy prepares the object.
 	q.res.Strategy.Default(obj)
 	q.res.Strategy.PrepareForCreate(obj)
-	if err := s.fieldMgr.update(q.res, "", nil, obj, q.fieldManagerName()); err != nil {
-		return nil, err
+	if !q.applied {
+		if err := s.fieldMgr.update(q.res, "", nil, obj, q.fieldManagerName()); err != nil {
+			return nil, err
+		}
 	}
 	base := obj
 	for attempt := 0; ; attempt++ {
@@ -319,8 +321,10 @@ func (s *Server) finishUpdate(ctx context.Context, q *request, cur runtime.Objec
 	if specChanged(obj, cur) {
 		a.SetGeneration(ca.GetGeneration() + 1)
 	}
-	if err := s.fieldMgr.update(q.res, q.info.Subresource, cur, obj, q.fieldManagerName()); err != nil {
-		return nil, false, err
+	if !q.applied {
+		if err := s.fieldMgr.update(q.res, q.info.Subresource, cur, obj, q.fieldManagerName()); err != nil {
+			return nil, false, err
+		}
 	}
 	// A binding sets spec.nodeName, which a pod update may never change;
 	// its handler checked what it changed, as Kubernetes' binding storage

@@ -118,8 +118,8 @@ func TestWirePatchTypes(t *testing.T) {
 		if err != nil {
 			t.Fatalf("apply create: %v", err)
 		}
-		if m := managers(out.ManagedFields); m["manager-a"] != metav1.ManagedFieldsOperationApply {
-			t.Fatalf("managedFields after apply: %v", m)
+		if m := managers(out.ManagedFields); len(out.ManagedFields) != 1 || m["manager-a"] != metav1.ManagedFieldsOperationApply {
+			t.Fatalf("managedFields after apply: %d entries %v, want one Apply by manager-a", len(out.ManagedFields), m)
 		}
 		// An apply that sends the same thing again changes nothing.
 		again, err := cms.Apply(ctx, ac, metav1.ApplyOptions{FieldManager: "manager-a"})
