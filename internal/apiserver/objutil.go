@@ -167,6 +167,31 @@ func specChanged(obj, cur runtime.Object) bool {
 	return !apiequality.Semantic.DeepEqual(om, cm)
 }
 
+// tracksGeneration reports resources whose metadata.generation counts
+// changes to their desired state. Kubernetes sets it only where a
+// controller reports status.observedGeneration back (its strategies set it
+// on create), and on every custom resource; ConfigMaps, Secrets, Services,
+// Namespaces, Nodes, RBAC objects and the like have none, and showing one
+// would put noise in `kubectl get -o yaml` and `kubectl diff`.
+func tracksGeneration(res *api.Resource) bool {
+	gvr := res.GroupVersionResource
+	if isGureumGroup(gvr.Group) {
+		return true
+	}
+	switch gvr.GroupResource() {
+	case schema.GroupResource{Resource: "pods"}, schema.GroupResource{Resource: "replicationcontrollers"},
+		schema.GroupResource{Group: "apps", Resource: "deployments"}, schema.GroupResource{Group: "apps", Resource: "replicasets"},
+		schema.GroupResource{Group: "apps", Resource: "statefulsets"}, schema.GroupResource{Group: "apps", Resource: "daemonsets"},
+		schema.GroupResource{Group: "batch", Resource: "jobs"}, schema.GroupResource{Group: "batch", Resource: "cronjobs"},
+		schema.GroupResource{Group: "networking.k8s.io", Resource: "ingresses"},
+		schema.GroupResource{Group: "networking.k8s.io", Resource: "ingressclasses"},
+		schema.GroupResource{Group: "networking.k8s.io", Resource: "networkpolicies"},
+		schema.GroupResource{Group: "discovery.k8s.io", Resource: "endpointslices"}:
+		return true
+	}
+	return false
+}
+
 // waitsForNode reports a pod whose deletion waits for its node's agent to
 // stop its containers (graceful deletion).
 func waitsForNode(res *api.Resource, obj runtime.Object) bool {

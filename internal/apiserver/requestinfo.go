@@ -49,6 +49,10 @@ func parseRequestInfo(r *http.Request) requestInfo {
 	if parts[0] == "watch" {
 		isWatchPath = true
 		parts = parts[1:]
+		if len(parts) == 0 {
+			// A bare /watch names no resource: 404, not a panic.
+			return info
+		}
 	}
 	if parts[0] == "namespaces" && len(parts) > 1 {
 		info.Namespace = parts[1]

@@ -78,7 +78,10 @@ func (s *Server) createObject(ctx context.Context, q *request, obj runtime.Objec
 	a.SetResourceVersion("")
 	a.SetDeletionTimestamp(nil)
 	a.SetDeletionGracePeriodSeconds(nil)
-	a.SetGeneration(1)
+	a.SetGeneration(0)
+	if tracksGeneration(q.res) {
+		a.SetGeneration(1)
+	}
 	a.SetSelfLink("")
 	if q.res.HasSubresource("status") && !keepsStatusOnCreate(obj) {
 		clearStatus(obj)
@@ -318,7 +321,7 @@ func (s *Server) finishUpdate(ctx context.Context, q *request, cur runtime.Objec
 		q.res.Strategy.PrepareForUpdate(obj, cur)
 	}
 	q.res.Strategy.Default(obj)
-	if specChanged(obj, cur) {
+	if tracksGeneration(q.res) && specChanged(obj, cur) {
 		a.SetGeneration(ca.GetGeneration() + 1)
 	}
 	if !q.applied {

@@ -109,8 +109,8 @@ func TestWireInformersFollowChangesAndServerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop := make(chan struct{})
+	defer factory.Shutdown() // after close(stop): Shutdown waits for the informers
 	defer close(stop)
-	defer factory.Shutdown()
 	factory.Start(stop)
 	if !cache.WaitForCacheSync(ctx.Done(), inf.Informer().HasSynced) {
 		t.Fatal("informer did not sync")

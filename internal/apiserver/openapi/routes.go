@@ -388,6 +388,12 @@ func patchOp(o operation, objType string) operation {
 	o.params = withPretty(patchParams)
 	o.body, o.bodyRequired = patchType, true
 	o.consumes = patchTypes
+	if o.gvk != nil && strings.HasSuffix(o.gvk.Group, ".gureum.io") {
+		// Gureum's own kinds take patches as custom resources do: no
+		// strategic merge patch (the server answers 415), so client-side
+		// `kubectl apply` must learn here to send a merge patch instead.
+		o.consumes = []string{string(types.JSONPatchType), string(types.MergePatchType), string(types.ApplyYAMLPatchType)}
+	}
 	// 201 when server-side apply creates the object.
 	o.responses = withUnauthorized(response{200, "OK", objType}, response{201, "Created", objType})
 	return o
