@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"sync"
 
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/managedfields"
@@ -98,4 +101,37 @@ func (f *fieldManagers) apply(res *api.Resource, subresource string, live, appli
 		a.SetResourceVersion(la.GetResourceVersion())
 	}
 	return out, nil
+}
+
+// scaleKind is the kind the /scale subresource takes and returns.
+var scaleKind = autoscalingv1.SchemeGroupVersion.WithKind("Scale")
+
+// scaleManager is the field manager of autoscaling/v1 Scale objects, used
+// by every /scale subresource.
+func (f *fieldManagers) scaleManager() (*managedfields.FieldManager, error) {
+	if f.tc == nil {
+		return nil, nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	const key = "autoscaling/v1/Scale"
+	if fm, ok := f.m[key]; ok {
+		return fm, nil
+	}
+	fm, err := managedfields.NewDefaultFieldManager(f.tc, api.Scheme, noDefaults{}, api.Scheme, scaleKind, scaleKind.GroupVersion(), "scale", nil)
+	if err != nil {
+		return nil, fmt.Errorf("field manager for scale: %w", err)
+	}
+	f.m[key] = fm
+	return fm, nil
+}
+
+type noDefaults struct{}
+
+func (noDefaults) Default(runtime.Object) {}
+
+// replicasPath maps the parent's group version to where its replica count
+// lives, so managed fields move between the parent and its Scale.
+func replicasPath(gv schema.GroupVersion) managedfields.ResourcePathMappings {
+	return managedfields.ResourcePathMappings{gv.String(): fieldpath.MakePathOrDie("spec", "replicas")}
 }

@@ -12,11 +12,14 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/yaml"
 
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 )
@@ -112,28 +115,90 @@ func (q *request) serveScale() {
 			q.fail(err)
 			return
 		}
-		scaleGVK := autoscalingv1.SchemeGroupVersion.WithKind("Scale")
+		ct := mediaTypeOnly(q.r.Header.Get("Content-Type"))
+		isApply := q.info.Verb == "patch" && (ct == string(types.ApplyYAMLPatchType) || ct == "application/apply-patch+json")
+		if isApply && q.r.URL.Query().Get("fieldManager") == "" {
+			q.fail(apierrors.NewBadRequest("PATCH requests for server-side apply must set fieldManager"))
+			return
+		}
+		fm, err := q.s.fieldMgr.scaleManager()
+		if err != nil {
+			q.fail(err)
+			return
+		}
+		if isApply && fm == nil {
+			q.fail(apierrors.NewBadRequest("server-side apply is not available: the OpenAPI models are not loaded"))
+			return
+		}
+		// The Scale's managed fields are translated to and from the
+		// parent's below, so the parent update must not record them again.
+		q.applied = fm != nil
+		manager := q.fieldManagerName()
+		force := q.r.URL.Query().Get("force") == "true"
+		parentGV := q.res.GroupVersionResource.GroupVersion()
 		out, _, err := q.s.updateObject(ctx, q, func(cur runtime.Object) (runtime.Object, error) {
 			curScale, err := scaleOf(cur)
 			if err != nil {
 				return nil, err
 			}
+			ca, _ := meta.Accessor(cur)
+			handler := managedfields.NewScaleHandler(ca.GetManagedFields(), parentGV, replicasPath(parentGV))
+			if fm != nil {
+				entries, err := handler.ToSubresource()
+				if err != nil {
+					return nil, fmt.Errorf("convert managed fields to scale: %w", err)
+				}
+				curScale.ManagedFields = entries
+			}
 			want := &autoscalingv1.Scale{}
-			if q.info.Verb == "update" {
-				if _, err := decodeInto(q.r, body, scaleGVK, want); err != nil {
+			switch {
+			case isApply:
+				applied := &unstructured.Unstructured{}
+				jsonBody, err := yaml.YAMLToJSON(body)
+				if err == nil {
+					err = applied.UnmarshalJSON(jsonBody)
+				}
+				if err != nil {
+					return nil, apierrors.NewBadRequest(fmt.Sprintf("decode apply body: %v", err))
+				}
+				if applied.GroupVersionKind() != scaleKind {
+					return nil, apierrors.NewBadRequest(fmt.Sprintf("the applied object is a %s; /scale takes autoscaling/v1 Scale", applied.GroupVersionKind()))
+				}
+				res, err := fm.Apply(curScale, applied, manager, force)
+				if err != nil {
 					return nil, err
 				}
-			} else {
+				want = res.(*autoscalingv1.Scale)
+			case q.info.Verb == "update":
+				if _, err := decodeInto(q.r, body, scaleKind, want); err != nil {
+					return nil, err
+				}
+			default:
 				if err := patchScale(q.r.Header.Get("Content-Type"), body, curScale, want); err != nil {
 					return nil, err
 				}
 			}
 			if want.Spec.Replicas < 0 {
-				return nil, apierrors.NewInvalid(scaleGVK.GroupKind(), q.info.Name, field.ErrorList{
+				return nil, apierrors.NewInvalid(scaleKind.GroupKind(), q.info.Name, field.ErrorList{
 					field.Invalid(field.NewPath("spec", "replicas"), want.Spec.Replicas, "must be greater than or equal to 0")})
 			}
 			if want.ResourceVersion != "" && want.ResourceVersion != curScale.ResourceVersion {
 				return nil, apierrors.NewConflict(q.gr, q.info.Name, fmt.Errorf(errObjectModified))
+			}
+			var parentEntries []metav1.ManagedFieldsEntry
+			if fm != nil {
+				if !isApply {
+					want.ManagedFields = nil
+					res, err := fm.Update(curScale, want, manager)
+					if err != nil {
+						return nil, fmt.Errorf("track scale managed fields: %w", err)
+					}
+					want = res.(*autoscalingv1.Scale)
+				}
+				parentEntries, err = handler.ToParent(want.ManagedFields)
+				if err != nil {
+					return nil, fmt.Errorf("convert managed fields from scale: %w", err)
+				}
 			}
 			m, err := toMap(cur)
 			if err != nil {
@@ -151,6 +216,10 @@ func (q *request) serveScale() {
 			}
 			if err := fromMapInto(m, cur); err != nil {
 				return nil, err
+			}
+			if fm != nil {
+				ca, _ := meta.Accessor(cur)
+				ca.SetManagedFields(parentEntries)
 			}
 			return cur, nil
 		}, false)

@@ -1,10 +1,13 @@
 package integration
 
 import (
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
@@ -196,25 +199,51 @@ func TestWirePatchTypes(t *testing.T) {
 		}
 	})
 
-	t.Run("ApplyOnScaleIsRefusedCleanly", func(t *testing.T) {
-		// Server-side apply on /scale is not served yet: it must fail with
-		// a clear 4xx and change nothing.
-		err := s.Client.AppsV1().RESTClient().Patch(types.ApplyPatchType).Namespace(ns).Resource("deployments").Name("ssa-dep").
-			SubResource("scale").Param("fieldManager", "scaler").
-			Body([]byte(`{"apiVersion":"autoscaling/v1","kind":"Scale","metadata":{"name":"ssa-dep"},"spec":{"replicas":5}}`)).Do(ctx).Error()
-		if err == nil {
-			d, _ := deps.Get(ctx, "ssa-dep", metav1.GetOptions{})
-			if *d.Spec.Replicas != 5 {
-				t.Fatalf("apply on scale succeeded but replicas = %d", *d.Spec.Replicas)
+	t.Run("ApplyOnScaleConflictsWithTheReplicasOwner", func(t *testing.T) {
+		applyScale := func(replicas int, force bool) error {
+			req := s.Client.AppsV1().RESTClient().Patch(types.ApplyPatchType).Namespace(ns).Resource("deployments").Name("ssa-dep").
+				SubResource("scale").Param("fieldManager", "scaler")
+			if force {
+				req = req.Param("force", "true")
 			}
-			return
+			return req.Body([]byte(fmt.Sprintf(`{"apiVersion":"autoscaling/v1","kind":"Scale","metadata":{"name":"ssa-dep"},"spec":{"replicas":%d}}`, replicas))).Do(ctx).Error()
 		}
-		if c := statusCode(t, err); c < 400 || c >= 500 {
-			t.Fatalf("apply on scale: %v, want a 4xx", err)
+		// "deployer" applied spec.replicas=2 above and owns it.
+		if err := applyScale(5, false); !apierrors.IsConflict(err) {
+			t.Fatalf("apply on scale over the deployer's replicas: %v, want 409 Conflict", err)
 		}
 		d, _ := deps.Get(ctx, "ssa-dep", metav1.GetOptions{})
 		if *d.Spec.Replicas != 2 {
-			t.Fatalf("refused apply changed replicas to %d", *d.Spec.Replicas)
+			t.Fatalf("conflicting scale apply changed replicas to %d", *d.Spec.Replicas)
+		}
+		if err := applyScale(5, true); err != nil {
+			t.Fatalf("forced apply on scale: %v", err)
+		}
+		d, _ = deps.Get(ctx, "ssa-dep", metav1.GetOptions{})
+		if *d.Spec.Replicas != 5 {
+			t.Fatalf("forced scale apply: replicas = %d, want 5", *d.Spec.Replicas)
+		}
+		var scalerOwns bool
+		for _, mf := range d.ManagedFields {
+			owns := mf.FieldsV1 != nil && strings.Contains(string(mf.FieldsV1.Raw), `"f:replicas"`)
+			if mf.Manager == "scaler" && mf.Subresource == "scale" && owns {
+				scalerOwns = true
+			}
+			if mf.Manager == "deployer" && owns {
+				t.Errorf("deployer still owns spec.replicas after the forced scale apply: %s", mf.FieldsV1.Raw)
+			}
+		}
+		if !scalerOwns {
+			t.Errorf("scaler does not own spec.replicas through /scale: %+v", d.ManagedFields)
+		}
+		// Now the deployer's apply of replicas conflicts with the scaler.
+		_, err := deps.Apply(ctx, appsv1ac.Deployment("ssa-dep", ns).WithSpec(appsv1ac.DeploymentSpec().WithReplicas(2).
+			WithSelector(metav1ApplySelector("ssa-dep")).
+			WithTemplate(corev1ac.PodTemplateSpec().WithLabels(map[string]string{"app": "ssa-dep"}).
+				WithSpec(corev1ac.PodSpec().WithContainers(corev1ac.Container().WithName("app").WithImage("app:1"))))),
+			metav1.ApplyOptions{FieldManager: "deployer"})
+		if !apierrors.IsConflict(err) {
+			t.Fatalf("deployer apply of replicas after scaler took them: %v, want 409 Conflict", err)
 		}
 	})
 }
