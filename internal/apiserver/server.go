@@ -153,6 +153,8 @@ func (s *Server) Run(ctx context.Context) error {
 		ReadHeaderTimeout: 30 * time.Second,
 		MaxHeaderBytes:    1 << 20,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		// Requests, watches above all, end when the server stops.
+		BaseContext: func(net.Listener) context.Context { return gctx },
 	}
 	g.Go(func() error {
 		for _, c := range s.caches {
@@ -177,7 +179,12 @@ func (s *Server) Run(ctx context.Context) error {
 		<-gctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		_ = srv.Shutdown(sctx)
+		if err := srv.Shutdown(sctx); err != nil {
+			// Connections still open after the grace period (HTTP/2
+			// clients keep theirs) are cut, so clients notice and move to
+			// another server instead of talking to a stopped one.
+			_ = srv.Close()
+		}
 		return nil
 	})
 	return g.Wait()
