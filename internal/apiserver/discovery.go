@@ -285,4 +285,3 @@ func storageVersionHash(res *api.Resource) string {
 	sum := sha256.Sum256([]byte(res.GroupVersionKind().String()))
 	return base64.StdEncoding.EncodeToString(sum[:8])
 }
-

@@ -28,6 +28,7 @@ import (
 	"github.com/gureum/gureum/internal/apiserver"
 	"github.com/gureum/gureum/internal/apiserver/openapi"
 	"github.com/gureum/gureum/internal/controller/namespace"
+	"github.com/gureum/gureum/internal/controller/rootca"
 	"github.com/gureum/gureum/internal/controller/serviceaccount"
 	"github.com/gureum/gureum/internal/pki"
 	"github.com/gureum/gureum/internal/store"
@@ -168,6 +169,9 @@ func RunServer(ctx context.Context, cfg ServerConfig) error {
 		}
 		g.Go(func() error {
 			return serviceaccount.New(client, log.With("component", "serviceaccount-controller")).Run(gctx)
+		})
+		g.Go(func() error {
+			return rootca.New(client, ca.CertPEM, log.With("component", "rootca-controller")).Run(gctx)
 		})
 		metaClient, err := metadata.NewForConfig(restCfg)
 		if err != nil {

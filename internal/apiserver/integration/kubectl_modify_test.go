@@ -46,8 +46,9 @@ func TestKubectlModify(t *testing.T) {
 
 		// Labelling by selector touches every match.
 		kubectl(t, s, "create", "configmap", "d", "-n", ns)
-		wantOutput(t, kubectl(t, s, "label", "configmap", "--all", "-n", ns, "batch=1"), "configmap/c labeled\nconfigmap/d labeled")
-		wantOutput(t, kubectl(t, s, "get", "configmap", "-n", ns, "-l", "batch=1", "-o", "name"), "configmap/c\nconfigmap/d")
+		// --all includes the kube-root-ca.crt ConfigMap every namespace has.
+		wantOutput(t, kubectl(t, s, "label", "configmap", "--all", "-n", ns, "batch=1"), "configmap/c labeled\nconfigmap/d labeled\nconfigmap/kube-root-ca.crt labeled")
+		wantOutput(t, kubectl(t, s, "get", "configmap", "-n", ns, "-l", "batch=1", "-o", "name"), "configmap/c\nconfigmap/d\nconfigmap/kube-root-ca.crt")
 	})
 
 	t.Run("PatchTypes", func(t *testing.T) {
@@ -132,11 +133,11 @@ spec:
 		kubectl(t, s, "label", "configmap", "b", "c", "-n", ns, "group=x")
 		wantOutput(t, kubectl(t, s, "delete", "configmap", "a", "-n", ns), `configmap "a" deleted`)
 		wantOutput(t, kubectl(t, s, "delete", "configmap", "-l", "group=x", "-n", ns), "configmap \"b\" deleted\nconfigmap \"c\" deleted")
-		wantOutput(t, kubectl(t, s, "get", "configmap", "-n", ns, "-o", "name"), "configmap/d\nconfigmap/e")
+		wantOutput(t, kubectl(t, s, "get", "configmap", "-n", ns, "-o", "name", "--field-selector=metadata.name!=kube-root-ca.crt"), "configmap/d\nconfigmap/e")
 		wantContains(t, kubectlFails(t, s, "delete", "configmap", "a", "-n", ns), `Error from server (NotFound): configmaps "a" not found`)
 		wantOutput(t, kubectl(t, s, "delete", "configmap", "a", "-n", ns, "--ignore-not-found"), "")
-		wantOutput(t, kubectl(t, s, "delete", "configmap", "--all", "-n", ns), "configmap \"d\" deleted\nconfigmap \"e\" deleted")
-		wantOutput(t, kubectl(t, s, "get", "configmap", "-n", ns), "No resources found in kubectl-delete namespace.")
+		wantOutput(t, kubectl(t, s, "delete", "configmap", "-n", ns, "--field-selector=metadata.name!=kube-root-ca.crt"), "configmap \"d\" deleted\nconfigmap \"e\" deleted")
+		wantOutput(t, kubectl(t, s, "get", "configmap", "-n", ns, "--field-selector=metadata.name!=kube-root-ca.crt"), "No resources found in kubectl-delete namespace.")
 		wantOutput(t, kubectl(t, s, "delete", "configmap", "x", "-n", ns, "--dry-run=server", "--ignore-not-found"), "")
 
 		// --cascade=orphan and --cascade=foreground are accepted: the

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gureum/gureum/internal/testenv"
@@ -31,5 +32,41 @@ func TestServerBootstrapsDefaultObjects(t *testing.T) {
 	defer func() { t.Logf("took %v", time.Since(t0)) }()
 	if !strings.Contains(out, "kube-system") {
 		t.Errorf("kubectl get namespaces did not list kube-system:\n%s", out)
+	}
+}
+
+func TestEveryNamespaceGetsTheRootCAConfigMap(t *testing.T) {
+	s := testenv.Start(t)
+	ctx := context.Background()
+	if _, err := s.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		cm, err := s.Client.CoreV1().ConfigMaps("team-a").Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
+		if err == nil {
+			if !strings.Contains(cm.Data["ca.crt"], "BEGIN CERTIFICATE") {
+				t.Fatalf("ca.crt = %q", cm.Data["ca.crt"])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("kube-root-ca.crt not published in team-a: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Deleting it brings it back.
+	if err := s.Client.CoreV1().ConfigMaps("team-a").Delete(ctx, "kube-root-ca.crt", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		if _, err := s.Client.CoreV1().ConfigMaps("team-a").Get(ctx, "kube-root-ca.crt", metav1.GetOptions{}); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("kube-root-ca.crt was not recreated after deletion")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

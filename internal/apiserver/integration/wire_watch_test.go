@@ -288,12 +288,13 @@ func TestWireWatchBookmarksArriveWhenAllowed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	withBM, err := cms.Watch(ctx, metav1.ListOptions{ResourceVersion: cm.ResourceVersion, AllowWatchBookmarks: true})
+	// Only bm: the namespace's kube-root-ca.crt may be published meanwhile.
+	withBM, err := cms.Watch(ctx, metav1.ListOptions{ResourceVersion: cm.ResourceVersion, AllowWatchBookmarks: true, FieldSelector: "metadata.name=bm"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer withBM.Stop()
-	without, err := cms.Watch(ctx, metav1.ListOptions{ResourceVersion: cm.ResourceVersion})
+	without, err := cms.Watch(ctx, metav1.ListOptions{ResourceVersion: cm.ResourceVersion, FieldSelector: "metadata.name!=kube-root-ca.crt"})
 	if err != nil {
 		t.Fatal(err)
 	}
