@@ -51,8 +51,10 @@ type Config struct {
 	// TypeConverter enables server-side apply and managedFields; nil
 	// disables them.
 	TypeConverter managedfields.TypeConverter
-	Clock         clock.Clock
-	Log           *slog.Logger
+	// EventTTL is how long Events are kept (default 1h, as Kubernetes).
+	EventTTL time.Duration
+	Clock    clock.Clock
+	Log      *slog.Logger
 }
 
 // UserInfo is an authenticated caller.
@@ -86,6 +88,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
+	}
+	if cfg.EventTTL == 0 {
+		cfg.EventTTL = time.Hour
 	}
 	if cfg.Store == nil || cfg.Registry == nil || cfg.Listener == nil || cfg.CA == nil {
 		return nil, errors.New("apiserver: Store, Registry, Listener and CA are required")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -17,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/gureum/gureum/internal/api"
 	"github.com/gureum/gureum/internal/store"
 )
 
@@ -126,7 +128,7 @@ func (s *Server) createObject(ctx context.Context, q *request, obj runtime.Objec
 		}
 		key := q.key(a.GetNamespace(), a.GetName())
 		conds = append([]store.Cond{{Key: key, MustNotExist: true}}, conds...)
-		ops = append([]store.Op{{Key: key, Value: data}}, ops...)
+		ops = append([]store.Op{{Key: key, Value: data, TTL: s.ttlFor(q.res)}}, ops...)
 		rev, err := s.store.Txn(ctx, conds, ops)
 		var cf *store.ErrCondFailed
 		if errors.As(err, &cf) {
@@ -154,6 +156,15 @@ func (s *Server) createObject(ctx context.Context, q *request, obj runtime.Objec
 		setRV(obj, rev)
 		return obj, nil
 	}
+}
+
+// ttlFor is how long objects of res live: Events expire, as in Kubernetes,
+// so a busy cluster's history does not grow without bound.
+func (s *Server) ttlFor(res *api.Resource) time.Duration {
+	if res.GroupVersionResource.Group == "" && res.GroupVersionResource.Resource == "events" {
+		return s.cfg.EventTTL
+	}
+	return 0
 }
 
 // admitNamespace refuses objects in namespaces that do not exist or are
@@ -373,7 +384,7 @@ func (s *Server) finishUpdate(ctx context.Context, q *request, cur runtime.Objec
 		return nil, false, err
 	}
 	conds = append([]store.Cond{{Key: key, ModRevision: rev}}, conds...)
-	ops = append([]store.Op{{Key: key, Value: data}}, ops...)
+	ops = append([]store.Op{{Key: key, Value: data, TTL: s.ttlFor(q.res)}}, ops...)
 	newRev, err := s.store.Txn(ctx, conds, ops)
 	if err != nil {
 		var cf *store.ErrCondFailed

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -60,6 +61,37 @@ type Store struct {
 	client *clientv3.Client
 	etcd   *embed.Etcd
 	log    *slog.Logger
+
+	leaseMu sync.Mutex
+	leases  map[time.Duration]reusedLease
+}
+
+// reusedLease is an etcd lease shared by every write with the same TTL for
+// a minute, so expiring keys cost one lease a minute, not one per write.
+type reusedLease struct {
+	id      clientv3.LeaseID
+	granted time.Time
+}
+
+// leaseReuse is how long one lease serves new writes; keys on it live
+// between ttl and ttl+leaseReuse.
+const leaseReuse = time.Minute
+
+func (s *Store) leaseFor(ctx context.Context, ttl time.Duration) (clientv3.LeaseID, error) {
+	s.leaseMu.Lock()
+	defer s.leaseMu.Unlock()
+	if l, ok := s.leases[ttl]; ok && time.Since(l.granted) < leaseReuse {
+		return l.id, nil
+	}
+	resp, err := s.client.Grant(ctx, int64((ttl+leaseReuse)/time.Second))
+	if err != nil {
+		return 0, fmt.Errorf("grant a %s lease: %w", ttl, err)
+	}
+	if s.leases == nil {
+		s.leases = map[time.Duration]reusedLease{}
+	}
+	s.leases[ttl] = reusedLease{id: resp.ID, granted: time.Now()}
+	return resp.ID, nil
 }
 
 // EmbeddedConfig configures the embedded single-member etcd.
@@ -257,6 +289,9 @@ type Op struct {
 	Key    string
 	Value  []byte
 	Delete bool
+	// TTL, when set, makes etcd delete the key after about this long
+	// (Events expire this way, as in Kubernetes).
+	TTL time.Duration
 }
 
 // ErrCondFailed reports which condition of a transaction failed.
@@ -286,9 +321,16 @@ func (s *Store) Txn(ctx context.Context, conds []Cond, ops []Op) (int64, error) 
 	}
 	puts := make([]clientv3.Op, 0, len(ops))
 	for _, o := range ops {
-		if o.Delete {
+		switch {
+		case o.Delete:
 			puts = append(puts, clientv3.OpDelete(o.Key))
-		} else {
+		case o.TTL > 0:
+			lease, err := s.leaseFor(ctx, o.TTL)
+			if err != nil {
+				return 0, err
+			}
+			puts = append(puts, clientv3.OpPut(o.Key, string(o.Value), clientv3.WithLease(lease)))
+		default:
 			puts = append(puts, clientv3.OpPut(o.Key, string(o.Value)))
 		}
 	}

@@ -8,7 +8,11 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
 )
+
+func clientv3LeaseID(id int64) clientv3.LeaseID { return clientv3.LeaseID(id) }
 
 func freePort(t *testing.T) int {
 	t.Helper()
@@ -128,5 +132,39 @@ func TestDataSurvivesRestart(t *testing.T) {
 	kv, err := s.Get(context.Background(), "/durable")
 	if err != nil || string(kv.Value) != "yes" {
 		t.Errorf("after restart: %+v, %v", kv, err)
+	}
+}
+
+func TestTTLPutsTheKeyOnAnExpiringLease(t *testing.T) {
+	s := startStore(t, t.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	if _, err := s.Txn(ctx, []Cond{{Key: "/ev/a", MustNotExist: true}}, []Op{{Key: "/ev/a", Value: []byte("a"), TTL: time.Hour}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Txn(ctx, []Cond{{Key: "/ev/b", MustNotExist: true}}, []Op{{Key: "/ev/b", Value: []byte("b"), TTL: time.Hour}}); err != nil {
+		t.Fatal(err)
+	}
+	ra, _ := s.client.Get(ctx, "/ev/a")
+	rb, _ := s.client.Get(ctx, "/ev/b")
+	la, lb := ra.Kvs[0].Lease, rb.Kvs[0].Lease
+	if la == 0 {
+		t.Fatal("a key written with a TTL has no lease")
+	}
+	if la != lb {
+		t.Errorf("two writes within a minute got leases %x and %x; one lease should serve both", la, lb)
+	}
+	ttl, err := s.client.TimeToLive(ctx, clientv3LeaseID(la))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ttl.TTL < int64(time.Hour/time.Second) || ttl.TTL > int64((time.Hour+leaseReuse)/time.Second) {
+		t.Errorf("lease TTL %ds, want between 1h and 1h+%s", ttl.TTL, leaseReuse)
+	}
+	plain, _ := s.Create(ctx, "/plain", []byte("x"))
+	_ = plain
+	rp, _ := s.client.Get(ctx, "/plain")
+	if rp.Kvs[0].Lease != 0 {
+		t.Error("a key written without a TTL is on a lease")
 	}
 }

@@ -2,10 +2,12 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -68,5 +70,34 @@ func TestEveryNamespaceGetsTheRootCAConfigMap(t *testing.T) {
 			t.Fatal("kube-root-ca.crt was not recreated after deletion")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestEventsExpire checks that Events are stored on an etcd lease (they
+// expire after an hour, as in Kubernetes) and other objects are not.
+func TestEventsExpire(t *testing.T) {
+	s := testenv.Start(t)
+	ctx := context.Background()
+	ev := &corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: "e1", Namespace: "default"},
+		InvolvedObject: corev1.ObjectReference{Kind: "Pod", Name: "p", Namespace: "default"}, Reason: "Test", Message: "m", Type: "Normal"}
+	if _, err := s.Client.CoreV1().Events("default").Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{fmt.Sprintf("http://127.0.0.1:%d", s.EtcdClientPort)}, DialTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	resp, err := cli.Get(ctx, "/registry/events/default/e1")
+	if err != nil || len(resp.Kvs) != 1 {
+		t.Fatalf("event not in etcd: %v", err)
+	}
+	ttl, err := cli.TimeToLive(ctx, clientv3.LeaseID(resp.Kvs[0].Lease))
+	if err != nil || ttl.TTL < 3600 {
+		t.Fatalf("event lease TTL = %v (%v), want at least 3600s", ttl, err)
+	}
+	resp, _ = cli.Get(ctx, "/registry/services/default/kubernetes")
+	if len(resp.Kvs) != 1 || resp.Kvs[0].Lease != 0 {
+		t.Errorf("the kubernetes Service is on a lease: %+v", resp.Kvs)
 	}
 }
