@@ -6,6 +6,7 @@ package main
 //	go test ./bench/api -run '^$' -bench 'PodCreate|EtcdPut' -benchtime 5s -cpuprofile /tmp/cpu.out
 //	go tool pprof -top -focus 'gureum/internal' bench/api.test /tmp/cpu.out
 //	go test ./bench/api -run '^$' -bench 'Start' -benchtime 5x
+//	BENCH_HEAP_PROFILE=/tmp/heap.out go test ./bench/api -run '^$' -bench ListPods -benchtime 1x -v
 //
 // The client runs in the same process, so profiles include client-go;
 // focus on internal/apiserver and etcd to see the server's share.
@@ -19,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -198,6 +200,21 @@ func BenchmarkListPods(b *testing.B) {
 		if err := <-errc; err != nil {
 			b.Fatal(err)
 		}
+	}
+	if path := os.Getenv("BENCH_HEAP_PROFILE"); path != "" {
+		// What the server keeps live for n pods.
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		b.Logf("%d pods: heap in use %d MB, heap objects %d, sys %d MB", n, ms.HeapInuse>>20, ms.HeapObjects, ms.Sys>>20)
+		f, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
 	}
 	for _, rv := range []string{"0", ""} {
 		b.Run("rv="+strconv.Quote(rv), func(b *testing.B) {

@@ -11,6 +11,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 )
 
@@ -84,7 +85,13 @@ func benchReads(ctx context.Context, c config, e *env, rep *report) error {
 	defer hc.CloseIdleConnections()
 	ec, _ := e.etcd(0)
 
-	typed := func(rv string) func() (int, int, error) {
+	jcfg := e.restConfig()
+	jcfg.ContentType, jcfg.AcceptContentTypes = "application/json", "application/json"
+	jcs, err := kubernetes.NewForConfig(jcfg)
+	if err != nil {
+		return err
+	}
+	typed := func(cs kubernetes.Interface, rv string) func() (int, int, error) {
 		return func() (int, int, error) {
 			l, err := cs.CoreV1().Pods(listNS).List(ctx, metav1.ListOptions{ResourceVersion: rv})
 			if err != nil {
@@ -93,14 +100,14 @@ func benchReads(ctx context.Context, c config, e *env, rep *report) error {
 			return len(l.Items), 0, nil
 		}
 	}
-	raw := func(rv string) func() (int, int, error) {
+	raw := func(accept, rv string) func() (int, int, error) {
 		url := e.cfg.Host + "/api/v1/namespaces/" + listNS + "/pods"
 		if rv != "" {
 			url += "?resourceVersion=" + rv
 		}
 		return func() (int, int, error) {
 			req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
-			req.Header.Set("Accept", "application/json")
+			req.Header.Set("Accept", accept)
 			resp, err := hc.Do(req)
 			if err != nil {
 				return 0, 0, err
@@ -124,14 +131,17 @@ func benchReads(ctx context.Context, c config, e *env, rep *report) error {
 		}
 		return len(resp.Kvs), size, nil
 	}
+	const pb, js = "application/vnd.kubernetes.protobuf", "application/json"
 	variants := []*listVariant{
-		{name: `client-go List, resourceVersion="0" (cache)`},
-		{name: `client-go List, resourceVersion="" (consistent)`},
-		{name: `raw HTTP GET, resourceVersion="0", body read not decoded`},
-		{name: `raw HTTP GET, resourceVersion="", body read not decoded`},
+		{name: `client-go List, resourceVersion="0" (cache; protobuf, client-go's default)`},
+		{name: `client-go List, resourceVersion="" (consistent; protobuf)`},
+		{name: `client-go List, resourceVersion="0", JSON`},
+		{name: `raw GET, resourceVersion="0", protobuf, body read not decoded`},
+		{name: `raw GET, resourceVersion="0", JSON, body read not decoded`},
+		{name: `raw GET, resourceVersion="", JSON, body read not decoded`},
 		{name: `floor: etcd range read of the same keys (clientv3)`},
 	}
-	fns := []func() (int, int, error){typed("0"), typed(""), raw("0"), raw(""), floor}
+	fns := []func() (int, int, error){typed(cs, "0"), typed(cs, ""), typed(jcs, "0"), raw(pb, "0"), raw(js, "0"), raw(js, ""), floor}
 	// One untimed pass warms connections and buffers.
 	for i, f := range fns {
 		if _, _, err := f(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -133,13 +134,34 @@ func benchWrites(ctx context.Context, c config, e *env, rep *report) error {
 			return err
 		}
 	}
+	// Each trial starts from the same state: the pods (or keys) of the
+	// previous trial are removed straight from etcd, untimed, and the API
+	// server's cache is given time to apply the deletions. Otherwise every
+	// trial would write into a larger cache and heap than the one before.
+	settle := min(time.Second, c.writeDur/5)
 	runOne := func(api bool, clients int, dur time.Duration) trial {
 		runID++
 		prefix := fmt.Sprintf("w%03d", runID)
+		var t trial
 		if api {
-			return runTrial(ctx, e.srv, clients, dur, apiOp(prefix))
+			t = runTrial(ctx, e.srv, clients, dur, apiOp(prefix))
+		} else {
+			t = runTrial(ctx, e.srv, clients, dur, etcdOp(prefix))
 		}
-		return runTrial(ctx, e.srv, clients, dur, etcdOp(prefix))
+		key := "/bench-floor/pods/" + writeNS + "/" + prefix + "-"
+		if api {
+			key = "/registry/pods/" + writeNS + "/" + prefix + "-"
+		}
+		ec, _ := e.etcd(0)
+		if _, err := ec.Delete(ctx, key, clientv3.WithPrefix()); err != nil {
+			logf("writes: clean up %s: %v", key, err)
+		}
+		// A consistent list returns once the cache has caught up.
+		if _, err := cs.CoreV1().Pods(writeNS).List(ctx, metav1.ListOptions{}); err != nil {
+			logf("writes: list after clean-up: %v", err)
+		}
+		_ = sleep(ctx, settle)
+		return t
 	}
 	logf("writes: warm-up %s each at %d clients", c.warmDur, maxC)
 	runOne(true, maxC, c.warmDur)
