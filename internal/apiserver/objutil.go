@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -17,9 +18,11 @@ func schemaGVR(g, v, r string) schema.GroupVersionResource {
 	return schema.GroupVersionResource{Group: g, Version: v, Resource: r}
 }
 
-// Spec and status are separated generically through the unstructured form:
-// every top-level field other than apiVersion, kind, metadata and status is
-// "spec" in this sense (Secrets' data, ConfigMaps' data, roles' rules...).
+// Spec and status are separated generically through reflection: every
+// top-level field other than TypeMeta, ObjectMeta and Status is "spec" in
+// this sense (Secrets' data, ConfigMaps' data, roles' rules...). Every
+// Kubernetes kind is a struct with those embedded fields, so this avoids
+// converting whole objects to maps on every write.
 
 func toMap(obj runtime.Object) (map[string]interface{}, error) {
 	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
@@ -43,18 +46,14 @@ func keepsStatusOnCreate(obj runtime.Object) bool {
 	return isNode
 }
 
+func structOf(obj runtime.Object) reflect.Value { return reflect.ValueOf(obj).Elem() }
+
 // clearStatus empties status on create for resources with a status
 // subresource; their status is written by controllers through /status.
 func clearStatus(obj runtime.Object) {
-	m, err := toMap(obj)
-	if err != nil {
-		return
+	if f := structOf(obj).FieldByName("Status"); f.IsValid() && f.CanSet() {
+		f.Set(reflect.Zero(f.Type()))
 	}
-	if _, ok := m["status"]; !ok {
-		return
-	}
-	delete(m, "status")
-	_ = fromMapInto(m, obj)
 }
 
 // assign overwrites *dst with *src; both point to the same struct type.
@@ -65,80 +64,48 @@ func assign(dst, src runtime.Object) {
 // copyStatus makes obj's status the one in cur: a write to the main
 // resource cannot change status.
 func copyStatus(obj, cur runtime.Object) error {
-	om, err := toMap(obj)
-	if err != nil {
-		return err
-	}
-	cm, err := toMap(cur)
-	if err != nil {
-		return err
-	}
-	if st, ok := cm["status"]; ok {
-		om["status"] = st
-	} else {
-		delete(om, "status")
-	}
-	return fromMapInto(om, obj)
+	return copyFields(obj, cur.DeepCopyObject(), func(name string) bool { return name == "Status" })
 }
 
-// keepAllButStatus makes everything but status (and metadata labels,
-// annotations and finalizers, which Kubernetes lets status writers change)
-// the one in cur.
+// keepAllButStatus makes everything but status the one in cur. Metadata
+// stays as sent (Kubernetes lets status writers change labels and
+// annotations), except ownerReferences.
 func keepAllButStatus(obj, cur runtime.Object) error {
-	om, err := toMap(obj)
-	if err != nil {
+	if err := keepAllBut(obj, cur, "Status"); err != nil {
 		return err
 	}
-	cm, err := toMap(cur)
-	if err != nil {
-		return err
+	a, err1 := meta.Accessor(obj)
+	ca, err2 := meta.Accessor(cur)
+	if err1 != nil || err2 != nil {
+		return fmt.Errorf("%T has no metadata", obj)
 	}
-	out := map[string]interface{}{}
-	for k, v := range cm {
-		if k != "status" && k != "metadata" {
-			out[k] = v
-		}
-	}
-	if st, ok := om["status"]; ok {
-		out["status"] = st
-	}
-	out["metadata"] = om["metadata"]
-	if md, ok := out["metadata"].(map[string]interface{}); ok {
-		if cmd, ok := cm["metadata"].(map[string]interface{}); ok {
-			if refs, ok := cmd["ownerReferences"]; ok {
-				md["ownerReferences"] = refs
-			} else {
-				delete(md, "ownerReferences")
-			}
-		}
-	}
-	return fromMapInto(out, obj)
+	a.SetOwnerReferences(ca.GetOwnerReferences())
+	return nil
 }
 
-// keepAllBut makes every top-level field except field (and metadata) the
-// one in cur.
+// keepAllBut makes every top-level field except the named one (and
+// metadata) the one in cur.
 func keepAllBut(obj, cur runtime.Object, field string) error {
-	om, err := toMap(obj)
-	if err != nil {
-		return err
-	}
-	cm, err := toMap(cur)
-	if err != nil {
-		return err
-	}
-	out := map[string]interface{}{}
-	for k, v := range cm {
-		if k != field && k != "metadata" {
-			out[k] = v
-		}
-	}
-	if v, ok := om[field]; ok {
-		out[field] = v
-	}
-	out["metadata"] = om["metadata"]
-	return fromMapInto(out, obj)
+	return copyFields(obj, cur.DeepCopyObject(), func(name string) bool {
+		return name != field && name != "TypeMeta" && name != "ObjectMeta"
+	})
 }
 
+// copyFields sets the top-level fields of obj that pick selects from src.
+func copyFields(obj, src runtime.Object, pick func(name string) bool) error {
+	ov, sv := structOf(obj), structOf(src)
+	if ov.Type() != sv.Type() {
+		return fmt.Errorf("copy fields from %T into %T", src, obj)
+	}
+	for i := 0; i < ov.NumField(); i++ {
+		if pick(ov.Type().Field(i).Name) && ov.Field(i).CanSet() {
+			ov.Field(i).Set(sv.Field(i))
+		}
+	}
+	return nil
+}
+
+// fromMapInto decodes m into obj, replacing all of obj.
 func fromMapInto(m map[string]interface{}, obj runtime.Object) error {
 	gvk := obj.GetObjectKind().GroupVersionKind()
 	fresh := reflect.New(reflect.TypeOf(obj).Elem()).Interface().(runtime.Object)
@@ -153,18 +120,20 @@ func fromMapInto(m map[string]interface{}, obj runtime.Object) error {
 // specChanged reports whether anything but metadata and status changed;
 // that is what bumps metadata.generation.
 func specChanged(obj, cur runtime.Object) bool {
-	om, err1 := toMap(obj)
-	cm, err2 := toMap(cur)
-	if err1 != nil || err2 != nil {
+	ov, cv := structOf(obj), structOf(cur)
+	if ov.Type() != cv.Type() {
 		return true
 	}
-	for _, m := range []map[string]interface{}{om, cm} {
-		delete(m, "metadata")
-		delete(m, "status")
-		delete(m, "apiVersion")
-		delete(m, "kind")
+	for i := 0; i < ov.NumField(); i++ {
+		switch ov.Type().Field(i).Name {
+		case "TypeMeta", "ObjectMeta", "Status":
+			continue
+		}
+		if !apiequality.Semantic.DeepEqual(ov.Field(i).Interface(), cv.Field(i).Interface()) {
+			return true
+		}
 	}
-	return !apiequality.Semantic.DeepEqual(om, cm)
+	return false
 }
 
 // tracksGeneration reports resources whose metadata.generation counts

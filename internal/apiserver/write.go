@@ -319,7 +319,7 @@ func (s *Server) finishUpdate(ctx context.Context, q *request, cur runtime.Objec
 		// PodScheduled condition.
 	case "finalize":
 		// Only spec.finalizers of a namespace changes through finalize.
-		if err := keepAllBut(obj, cur, "spec"); err != nil {
+		if err := keepAllBut(obj, cur, "Spec"); err != nil {
 			return nil, false, err
 		}
 	default:
