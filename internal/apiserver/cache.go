@@ -32,6 +32,29 @@ type entry struct {
 	rev    int64
 	labels labels.Set
 	fields fields.Set
+
+	// proto is the object's protobuf encoding (no envelope), made on first
+	// use: only clients that ask for protobuf pay for it.
+	protoOnce sync.Once
+	proto     []byte
+}
+
+// protoMarshaler is what the k8s.io/api types implement.
+type protoMarshaler interface {
+	Marshal() ([]byte, error)
+}
+
+// protobuf returns the entry's protobuf bytes, or false for kinds without
+// a protobuf form (Gureum's own).
+func (e *entry) protobuf() ([]byte, bool) {
+	e.protoOnce.Do(func() {
+		if m, ok := e.obj.(protoMarshaler); ok {
+			if b, err := m.Marshal(); err == nil {
+				e.proto = b
+			}
+		}
+	})
+	return e.proto, e.proto != nil
 }
 
 // cacheEvent is one change of one object, in revision order.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -251,6 +252,7 @@ func (q *request) respondList(entries []*entry, rev int64, next string, remainin
 			list.SetGroupVersionKind(metav1.SchemeGroupVersion.WithKind("PartialObjectMetadataList").GroupKind().WithVersion("v1beta1"))
 		}
 		q.writeEncoded(o, list)
+	case o.contentType == mediaProtobuf && q.protobufListFromEntries(entries, listMeta):
 	case o.isJSON:
 		var buf bytes.Buffer
 		buf.Grow(64 + len(entries)*1024)
@@ -467,4 +469,47 @@ func (e *watchEncoder) frame(ev watchEvent) ([]byte, error) {
 	buf.Write(bytes.TrimRight(objJSON, "\n"))
 	buf.WriteString("}\n")
 	return buf.Bytes(), nil
+}
+
+// protobufMagic starts every Kubernetes protobuf body.
+var protobufMagic = []byte{0x6b, 0x38, 0x73, 0x00}
+
+// protobufListFromEntries writes a protobuf list by concatenating the
+// cached protobuf of each item, as the JSON path concatenates JSON. Every
+// Kubernetes list type has metadata as field 1 and items as field 2.
+func (q *request) protobufListFromEntries(entries []*entry, listMeta metav1.ListMeta) bool {
+	metaBytes, err := listMeta.Marshal()
+	if err != nil {
+		return false
+	}
+	var list bytes.Buffer
+	list.Grow(len(metaBytes) + len(entries)*1024)
+	writeField := func(num byte, b []byte) {
+		list.WriteByte(num<<3 | 2)
+		var lenBuf [binary.MaxVarintLen64]byte
+		list.Write(lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(b)))])
+		list.Write(b)
+	}
+	writeField(1, metaBytes)
+	for _, e := range entries {
+		b, ok := e.protobuf()
+		if !ok {
+			return false
+		}
+		writeField(2, b)
+	}
+	gv := q.res.GroupVersionResource.GroupVersion()
+	unk := runtime.Unknown{
+		TypeMeta: runtime.TypeMeta{APIVersion: gv.String(), Kind: q.res.Kind + "List"},
+		Raw:      list.Bytes(),
+	}
+	body, err := unk.Marshal()
+	if err != nil {
+		return false
+	}
+	q.w.Header().Set("Content-Type", mediaProtobuf)
+	q.w.WriteHeader(http.StatusOK)
+	_, _ = q.w.Write(protobufMagic)
+	_, _ = q.w.Write(body)
+	return true
 }
