@@ -140,6 +140,10 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig, log *slog.Logger) (*
 	// defaults protect multi-member clusters from slow networks.)
 	ecfg.TickMs = 10
 	ecfg.ElectionMs = 100
+	// etcd keeps the raft entries since its last snapshot in memory; 3.5's
+	// default of 100,000 entries costs gigabytes under heavy writes. 10,000
+	// is etcd 3.6's default.
+	ecfg.SnapshotCount = 10000
 
 	e, err := embed.StartEtcd(ecfg)
 	if err != nil {
