@@ -95,7 +95,16 @@ fi
 # --- the cluster: given, or a throwaway gureum server ---
 server_pid=
 data_dir=
+runner_pid=
 cleanup() {
+  if [[ -n $runner_pid ]] && kill -0 "$runner_pid" 2>/dev/null; then
+    # The ginkgo CLI waits for its e2e.test processes: stop those (its children) too.
+    pkill -TERM -P "$runner_pid" 2>/dev/null || true
+    kill "$runner_pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$runner_pid" 2>/dev/null || break; sleep 0.2; done
+    pkill -KILL -P "$runner_pid" 2>/dev/null || true
+    kill -9 "$runner_pid" 2>/dev/null || true
+  fi
   if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
     kill "$server_pid" 2>/dev/null || true
     for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.2; done
@@ -158,20 +167,25 @@ read -r -a extra <<<"${CONFORMANCE_ARGS:-}"
 e2e_flags+=("${extra[@]}" "$@")
 
 log "running the e2e specs (log: $REPORT_DIR/e2e.log)"
-set +e
 if [[ $PARALLEL -gt 1 ]]; then
   cg=()
   [[ -t 1 ]] || cg=(--no-color)
   sk=()
   [[ -n $SKIP ]] && sk=("--skip=$SKIP")
-  "$BIN/ginkgo" "--procs=$PARALLEL" "--timeout=$TIMEOUT" "--focus=$FOCUS" "${sk[@]}" -v "${cg[@]}" \
-    "--json-report=$REPORT_DIR/report.json" "$BIN/e2e.test" -- "${e2e_flags[@]}" 2>&1 | tee "$REPORT_DIR/e2e.log"
+  runner=("$BIN/ginkgo" "--procs=$PARALLEL" "--timeout=$TIMEOUT" "--focus=$FOCUS" "${sk[@]}" -v "${cg[@]}"
+    "--json-report=$REPORT_DIR/report.json" "$BIN/e2e.test" -- "${e2e_flags[@]}")
 else
-  "$BIN/e2e.test" "${e2e_flags[@]}" "--ginkgo.focus=$FOCUS" "${skip_flag[@]}" --ginkgo.v "${color[@]}" \
-    "--ginkgo.timeout=$TIMEOUT" "--ginkgo.json-report=$REPORT_DIR/report.json" 2>&1 | tee "$REPORT_DIR/e2e.log"
+  runner=("$BIN/e2e.test" "${e2e_flags[@]}" "--ginkgo.focus=$FOCUS" "${skip_flag[@]}" --ginkgo.v "${color[@]}"
+    "--ginkgo.timeout=$TIMEOUT" "--ginkgo.json-report=$REPORT_DIR/report.json")
 fi
-rc=${PIPESTATUS[0]}
+# In the background so that cleanup (on INT/TERM) can stop it by its pid.
+"${runner[@]}" > >(tee "$REPORT_DIR/e2e.log") 2>&1 &
+runner_pid=$!
+set +e
+wait "$runner_pid"
+rc=$?
 set -e
+runner_pid=
 
 echo
 log "reports in $REPORT_DIR (junit_01.xml, report.json, results.md, failed.txt)"
