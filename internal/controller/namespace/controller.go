@@ -26,6 +26,8 @@ import (
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
+
+	ctrlruntime "github.com/gureum/gureum/internal/controller/runtime"
 	"k8s.io/utils/clock"
 )
 
@@ -81,40 +83,14 @@ func (c *Controller) enqueue(obj interface{}) {
 
 // Run reconciles until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	defer c.queue.ShutDown()
-	c.factory.Start(ctx.Done())
-	defer c.factory.Shutdown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced) {
-		return nil
-	}
-	go func() {
-		<-ctx.Done()
-		c.queue.ShutDown()
-	}()
-	for c.processNext(ctx) {
-	}
-	return nil
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	ns, shutdown := c.queue.Get()
-	if shutdown {
-		return false
-	}
-	defer c.queue.Done(ns)
-	err := c.reconcile(ctx, ns)
-	switch {
-	case err == nil:
-		c.queue.Forget(ns)
-	case errors.Is(err, errContentRemaining):
-		c.log.Debug("namespace content still being deleted", "namespace", ns)
-		c.queue.AddRateLimited(ns)
-	case ctx.Err() != nil:
-	default:
-		c.log.Warn("reconcile failed; retrying", "namespace", ns, "err", err)
-		c.queue.AddRateLimited(ns)
-	}
-	return true
+	return ctrlruntime.Loop{
+		Factory:   c.factory,
+		Queue:     c.queue,
+		Synced:    []cache.InformerSynced{c.synced},
+		Reconcile: c.reconcile,
+		Log:       c.log,
+		Pending:   func(err error) bool { return errors.Is(err, errContentRemaining) },
+	}.Run(ctx)
 }
 
 // reconcile empties namespace ns if it is being deleted and then releases

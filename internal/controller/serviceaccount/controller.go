@@ -17,6 +17,8 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
+
+	ctrlruntime "github.com/gureum/gureum/internal/controller/runtime"
 )
 
 // DefaultName is the ServiceAccount every namespace gets.
@@ -71,34 +73,13 @@ func (c *Controller) enqueueNamespace(obj interface{}) {
 
 // Run reconciles until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	defer c.queue.ShutDown()
-	c.factory.Start(ctx.Done())
-	defer c.factory.Shutdown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return nil
-	}
-	go func() {
-		<-ctx.Done()
-		c.queue.ShutDown()
-	}()
-	for c.processNext(ctx) {
-	}
-	return nil
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	ns, shutdown := c.queue.Get()
-	if shutdown {
-		return false
-	}
-	defer c.queue.Done(ns)
-	if err := c.reconcile(ctx, ns); err != nil {
-		c.log.Warn("reconcile failed; retrying", "namespace", ns, "err", err)
-		c.queue.AddRateLimited(ns)
-		return true
-	}
-	c.queue.Forget(ns)
-	return true
+	return ctrlruntime.Loop{
+		Factory:   c.factory,
+		Queue:     c.queue,
+		Synced:    c.synced,
+		Reconcile: c.reconcile,
+		Log:       c.log,
+	}.Run(ctx)
 }
 
 // reconcile ensures namespace ns has its default ServiceAccount.

@@ -1,0 +1,63 @@
+// Package runtime owns what every Gureum controller shares: starting its
+// informers, waiting for them to sync, and the keyed work loop that calls a
+// level-based reconciler and requeues failures with backoff.
+package runtime
+
+import (
+	"context"
+	"log/slog"
+
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+)
+
+// Loop runs one controller's reconciler over the keys in its queue.
+type Loop struct {
+	Factory   informers.SharedInformerFactory
+	Queue     workqueue.TypedRateLimitingInterface[string]
+	Synced    []cache.InformerSynced
+	Reconcile func(ctx context.Context, key string) error
+	Log       *slog.Logger
+	// Pending, when set, marks errors that mean "not done yet" rather than
+	// failure: they requeue with backoff and log at debug level.
+	Pending func(error) bool
+}
+
+// Run starts the informers and reconciles until ctx ends.
+func (l Loop) Run(ctx context.Context) error {
+	defer l.Queue.ShutDown()
+	l.Factory.Start(ctx.Done())
+	defer l.Factory.Shutdown()
+	if !cache.WaitForCacheSync(ctx.Done(), l.Synced...) {
+		return nil
+	}
+	go func() {
+		<-ctx.Done()
+		l.Queue.ShutDown()
+	}()
+	for l.processNext(ctx) {
+	}
+	return nil
+}
+
+func (l Loop) processNext(ctx context.Context) bool {
+	key, shutdown := l.Queue.Get()
+	if shutdown {
+		return false
+	}
+	defer l.Queue.Done(key)
+	err := l.Reconcile(ctx, key)
+	switch {
+	case err == nil:
+		l.Queue.Forget(key)
+	case l.Pending != nil && l.Pending(err):
+		l.Log.Debug("reconcile pending; requeued", "key", key, "err", err)
+		l.Queue.AddRateLimited(key)
+	case ctx.Err() != nil:
+	default:
+		l.Log.Warn("reconcile failed; retrying", "key", key, "err", err)
+		l.Queue.AddRateLimited(key)
+	}
+	return true
+}
