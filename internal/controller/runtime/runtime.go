@@ -6,6 +6,7 @@ package runtime
 import (
 	"context"
 	"log/slog"
+	"sync"
 
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
@@ -22,6 +23,9 @@ type Loop struct {
 	// Pending, when set, marks errors that mean "not done yet" rather than
 	// failure: they requeue with backoff and log at debug level.
 	Pending func(error) bool
+	// Workers is how many keys are reconciled at once (default 1). The
+	// queue never hands the same key to two workers.
+	Workers int
 }
 
 // Run starts the informers and reconciles until ctx ends.
@@ -36,8 +40,17 @@ func (l Loop) Run(ctx context.Context) error {
 		<-ctx.Done()
 		l.Queue.ShutDown()
 	}()
-	for l.processNext(ctx) {
+	workers := max(l.Workers, 1)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for l.processNext(ctx) {
+			}
+		}()
 	}
+	wg.Wait()
 	return nil
 }
 
