@@ -53,8 +53,13 @@ type Config struct {
 	TypeConverter managedfields.TypeConverter
 	// EventTTL is how long Events are kept (default 1h, as Kubernetes).
 	EventTTL time.Duration
-	Clock    clock.Clock
-	Log      *slog.Logger
+	// Images serves the image registry (distribution API) at /v2/; nil
+	// serves 404. Requests reach it authenticated and authorized as
+	// non-resource URLs (RBAC verbs get/head to pull, post/put/patch/delete
+	// to push).
+	Images http.Handler
+	Clock  clock.Clock
+	Log    *slog.Logger
 }
 
 // UserInfo is an authenticated caller.
@@ -212,6 +217,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user, ok := s.authenticate(r)
+	if !ok && isImagePath(r.URL.Path) {
+		// Registry clients (docker, crane, containerd) expect a challenge.
+		w.Header().Set("WWW-Authenticate", `Basic realm="gureum"`)
+		writeRegistryError(w, http.StatusUnauthorized, "UNAUTHORIZED", "authenticate with a client certificate or a bearer token (or basic auth with the token as password)")
+		return
+	}
 	if !ok {
 		writeError(w, r, apierrors.NewUnauthorized("Unauthorized: present a client certificate signed by the cluster CA or a bearer token"), schema.GroupResource{}, "")
 		return
@@ -236,6 +247,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.cfg.OpenAPI.ServeHTTP(w, r)
+		return
+	case isImagePath(path):
+		s.serveImages(w, r, user)
 		return
 	case path == "/api" || path == "/api/" || path == "/apis" || path == "/apis/":
 		s.serveDiscoveryRoot(w, r)
@@ -310,11 +324,16 @@ func (s *Server) authenticate(r *http.Request) (UserInfo, bool) {
 		c := r.TLS.PeerCertificates[0]
 		return UserInfo{Name: c.Subject.CommonName, Groups: append(append([]string{}, c.Subject.Organization...), "system:authenticated")}, true
 	}
+	token := ""
 	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
-		if u, ok := s.cfg.Tokens[strings.TrimPrefix(h, "Bearer ")]; ok {
-			u.Groups = append(append([]string{}, u.Groups...), "system:authenticated")
-			return u, true
-		}
+		token = strings.TrimPrefix(h, "Bearer ")
+	} else if _, pw, ok := r.BasicAuth(); ok && isImagePath(r.URL.Path) {
+		// docker login and crane speak basic auth; the password is a token.
+		token = pw
+	}
+	if u, ok := s.cfg.Tokens[token]; ok && token != "" {
+		u.Groups = append(append([]string{}, u.Groups...), "system:authenticated")
+		return u, true
 	}
 	return UserInfo{}, false
 }

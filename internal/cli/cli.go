@@ -46,7 +46,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		}
 		return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 	}
-	root.AddCommand(newServerCmd(logger), newUpCmd(stdout, logger))
+	root.AddCommand(newServerCmd(logger), newUpCmd(stdout, logger), newImageCmd(stdout))
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	return root

@@ -136,6 +136,13 @@ func defaultClusterRoles() []*rbacv1.ClusterRole {
 				"persistentvolumeclaims", "persistentvolumes", "serviceaccounts", "namespaces"}, Verbs: append(append([]string{}, read...), write...)},
 			{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: append(append([]string{}, read...), write...)},
 			{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: read}}},
+		// The built-in image registry at /v2/: every authenticated user
+		// (and node) may pull; pushing is granted by binding
+		// gureum:image-pusher (system:masters may always push).
+		{ObjectMeta: bootstrapMeta("gureum:image-puller"), Rules: []rbacv1.PolicyRule{
+			{NonResourceURLs: []string{"/v2", "/v2/*"}, Verbs: []string{"get", "head"}}}},
+		{ObjectMeta: bootstrapMeta("gureum:image-pusher"), Rules: []rbacv1.PolicyRule{
+			{NonResourceURLs: []string{"/v2", "/v2/*"}, Verbs: []string{"get", "head", "post", "put", "patch", "delete"}}}},
 	}
 }
 
@@ -152,5 +159,6 @@ func defaultClusterRoleBindings() []*rbacv1.ClusterRoleBinding {
 		bind("system:basic-user", "system:basic-user", group("system:authenticated")),
 		bind("system:discovery", "system:discovery", group("system:authenticated")),
 		bind("system:node", "system:node", group("system:nodes")),
+		bind("gureum:image-puller", "gureum:image-puller", group("system:authenticated")),
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/gureum/gureum/internal/controller/namespace"
 	"github.com/gureum/gureum/internal/controller/rootca"
 	"github.com/gureum/gureum/internal/controller/serviceaccount"
+	"github.com/gureum/gureum/internal/imageregistry"
 	"github.com/gureum/gureum/internal/pki"
 	"github.com/gureum/gureum/internal/store"
 )
@@ -111,6 +112,11 @@ func RunServer(ctx context.Context, cfg ServerConfig) error {
 	}
 	defer st.Close()
 
+	images, err := imageregistry.New(filepath.Join(cfg.DataDir, "registry"), log.With("component", "imageregistry"))
+	if err != nil {
+		return err
+	}
+
 	reg := api.NewRegistry(api.DefaultResources())
 	oapi, err := openapi.New(reg)
 	if err != nil {
@@ -126,6 +132,7 @@ func RunServer(ctx context.Context, cfg ServerConfig) error {
 			nodeToken: {Name: "gureum-node", Groups: []string{"system:nodes"}},
 		},
 		ServiceCIDR:   serviceNet,
+		Images:        images,
 		OpenAPI:       oapi,
 		TypeConverter: oapi.TypeConverter(),
 		Clock:         clock.RealClock{},
