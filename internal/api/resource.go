@@ -171,7 +171,10 @@ func DefaultResources() []*Resource {
 			Subresources: []Subresource{status(),
 				{Name: "binding", Kind: "Binding", Verbs: verbsCreateOnly},
 				{Name: "eviction", Kind: "Eviction", Group: "policy", Version: "v1", Verbs: verbsCreateOnly},
-				// log, exec, attach and portforward arrive with the node agent.
+				{Name: "log", Kind: "Pod", Verbs: []string{"get"}},
+				{Name: "exec", Kind: "PodExecOptions", Verbs: []string{"create", "get"}},
+				{Name: "attach", Kind: "PodAttachOptions", Verbs: []string{"create", "get"}},
+				{Name: "portforward", Kind: "PodPortForwardOptions", Verbs: []string{"create", "get"}},
 			}},
 		{GroupVersionResource: gvr("", "v1", "services"), Kind: "Service", Namespaced: true, ShortNames: []string{"svc"}, Categories: []string{"all"},
 			Verbs:        []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"},

@@ -72,6 +72,9 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, info requ
 	case "eviction":
 		req.serveEviction()
 		return
+	case "log", "exec", "attach", "portforward":
+		req.serveNodeProxy()
+		return
 	default:
 		writeError(w, r, apierrors.NewMethodNotSupported(gr, info.Verb), gr, info.Name)
 		return

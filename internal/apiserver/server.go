@@ -81,6 +81,10 @@ type Server struct {
 	watches  atomic.Int64
 	alloc    *allocator
 	fieldMgr fieldManagers
+	// nodeTr carries pods/log, exec, attach and portforward to agents.
+	nodeTransportOnce sync.Once
+	nodeTr            *http.Transport
+	nodeTransportErr  error
 	// discovery documents are built once: the set of resources is fixed.
 	discoveryOnce sync.Once
 	discovery     discoveryDocs
