@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what Gureum needs on a Debian machine and is missing: Go (must
 # already be on PATH), containerd, runc, CNI plugins, nftables, iproute2,
-# and curl for readiness checks. Safe to run repeatedly.
+# iptables (the CNI bridge and portmap plugins program it), curl for
+# readiness checks, and a static busybox that tests pack into images.
+# Safe to run repeatedly.
 set -euo pipefail
 
 need=()
@@ -12,6 +14,10 @@ have_cmd runc || need+=(runc)
 have_cmd nft || need+=(nftables)
 have_cmd ip || need+=(iproute2)
 have_cmd curl || need+=(curl)
+have_cmd iptables || need+=(iptables)
+# Debian's dynamically linked busybox also owns /bin/busybox, but it cannot
+# run inside an image without a libc: require the static package itself.
+dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || need+=(busybox-static)
 
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
