@@ -124,7 +124,11 @@ func (s *Server) Stop() {
 func (s *Server) Kubectl(t testing.TB, stdin string, args ...string) (string, error) {
 	t.Helper()
 	path := KubectlPath(t)
-	cmd := exec.Command(path, append([]string{"--kubeconfig", s.Kubeconfig}, args...)...)
+	// A kubectl that waits forever (say, on a deletion nobody finishes)
+	// must fail its test, not hang the whole suite.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, append([]string{"--kubeconfig", s.Kubeconfig}, args...)...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+s.Kubeconfig, "HOME="+filepath.Join(s.DataDir, "home"))
 	if stdin != "" {
 		cmd.Stdin = strings.NewReader(stdin)
