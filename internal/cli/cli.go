@@ -46,7 +46,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		}
 		return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 	}
-	root.AddCommand(newServerCmd(logger), newUpCmd(stdout, logger), newImageCmd(stdout))
+	root.AddCommand(newServerCmd(logger), newUpCmd(stdout, logger), newImageCmd(stdout), newAgentCmd(logger))
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	return root
@@ -63,6 +63,9 @@ func serverFlags(cmd *cobra.Command, cfg *node.ServerConfig) {
 	f.BoolVar(&cfg.DisableAgent, "disable-agent", false, "run only the control plane, no node agent on this machine")
 	f.StringVar(&cfg.WriteKubeconfig, "write-kubeconfig", "", "also write the admin kubeconfig here (default DATA_DIR/kubeconfig.yaml)")
 	f.StringVar(&cfg.ServiceCIDR, "service-cidr", "10.43.0.0/16", "range ClusterIPs are allocated from")
+	f.StringVar(&cfg.ClusterCIDR, "cluster-cidr", "10.42.0.0/16", "range pod addresses come from; each node gets a /24 of it")
+	f.IntVar(&cfg.AgentPort, "agent-port", node.DefaultAgentPort, "port the local agent serves logs, exec and port-forward on")
+	f.StringVar(&cfg.NodeName, "node-name", "", "name of the local node (default: the host name)")
 }
 
 func newServerCmd(logger func() *slog.Logger) *cobra.Command {

@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/gureum/gureum/internal/image"
+	"github.com/gureum/gureum/internal/image/pause"
 	"github.com/gureum/gureum/internal/testenv"
 )
 
@@ -136,8 +137,23 @@ func TestPushListAndPullThroughTheAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatalf("list: %v", err)
 	}
-	if len(entries) != 1 || entries[0].Repository != "library/web" || entries[0].Tag != "1" || entries[0].Digest != want.String() {
-		t.Fatalf("list %+v", entries)
+	// The server stores the project's sandbox image itself; besides it,
+	// exactly what was pushed.
+	sandboxRepo, sandboxTag, err := image.Repository(pause.Reference)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pushed []image.Entry
+	sandbox := false
+	for _, e := range entries {
+		if e.Repository == sandboxRepo && e.Tag == sandboxTag {
+			sandbox = true
+			continue
+		}
+		pushed = append(pushed, e)
+	}
+	if !sandbox || len(pushed) != 1 || pushed[0].Repository != "library/web" || pushed[0].Tag != "1" || pushed[0].Digest != want.String() {
+		t.Fatalf("list %+v (want the sandbox image and library/web:1)", entries)
 	}
 
 	// A node pulls with its bearer token, as containerd does through the

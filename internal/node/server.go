@@ -30,6 +30,8 @@ import (
 	"github.com/gureum/gureum/internal/controller/namespace"
 	"github.com/gureum/gureum/internal/controller/rootca"
 	"github.com/gureum/gureum/internal/controller/serviceaccount"
+	"github.com/gureum/gureum/internal/image"
+	"github.com/gureum/gureum/internal/image/pause"
 	"github.com/gureum/gureum/internal/imageregistry"
 	"github.com/gureum/gureum/internal/pki"
 	"github.com/gureum/gureum/internal/store"
@@ -46,6 +48,11 @@ type ServerConfig struct {
 	DisableAgent    bool
 	WriteKubeconfig string
 	ServiceCIDR     string
+	// ClusterCIDR is where nodes' pod CIDRs are carved from.
+	ClusterCIDR string
+	// AgentPort and NodeName configure the local agent.
+	AgentPort int
+	NodeName  string
 	// Ready, when set, is called once the server answers requests.
 	Ready func(kubeconfigPath string)
 	Log   *slog.Logger
@@ -114,6 +121,9 @@ func RunServer(ctx context.Context, cfg ServerConfig) error {
 
 	images, err := imageregistry.New(filepath.Join(cfg.DataDir, "registry"), log.With("component", "imageregistry"))
 	if err != nil {
+		return err
+	}
+	if err := storeSandboxImage(images); err != nil {
 		return err
 	}
 
@@ -190,13 +200,43 @@ func RunServer(ctx context.Context, cfg ServerConfig) error {
 		return nil
 	})
 	if !cfg.DisableAgent {
-		log.Info("no node agent yet: this server runs the control plane only; pods stay Pending until an agent joins")
+		g.Go(func() error {
+			if err := waitReady(gctx, srv); err != nil {
+				return nil
+			}
+			return RunAgent(gctx, AgentConfig{
+				ServerURL: url,
+				Token:     nodeToken,
+				CAFile:    filepath.Join(tlsDir, "ca.crt"),
+				NodeName:  cfg.NodeName,
+				DataDir:   filepath.Join(cfg.DataDir, "agent"),
+				Port:      cfg.AgentPort,
+				Log:       log.With("component", "agent"),
+			})
+		})
 	}
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}
 	return err
+}
+
+// storeSandboxImage puts the project's pause image into the registry, so
+// every node's runtime can pull it through the mirror.
+func storeSandboxImage(images *imageregistry.Registry) error {
+	img, err := pause.Image()
+	if err != nil {
+		return fmt.Errorf("build sandbox image: %w", err)
+	}
+	repo, tag, err := image.Repository(pause.Reference)
+	if err != nil {
+		return err
+	}
+	if _, err := images.PutImage(repo, tag, img); err != nil {
+		return fmt.Errorf("store sandbox image: %w", err)
+	}
+	return nil
 }
 
 func kubeconfigPath(cfg ServerConfig, admin string) string {
