@@ -211,7 +211,7 @@ func waitingMessage(pod *corev1.Pod, container string) string {
 // agentAddress is host:port of the agent on node.
 func (s *Server) agentAddress(nodeName string) (string, error) {
 	c := s.caches[schema.GroupVersionResource{Version: "v1", Resource: "nodes"}]
-	e, ok := c.get(c.res.StorageKey() + "/" + nodeName)
+	e, ok := c.get(nodeName)
 	var node *corev1.Node
 	if ok {
 		node, _ = e.obj.(*corev1.Node)

@@ -63,7 +63,7 @@ func serverFlags(cmd *cobra.Command, cfg *node.ServerConfig) {
 	f.BoolVar(&cfg.DisableAgent, "disable-agent", false, "run only the control plane, no node agent on this machine")
 	f.StringVar(&cfg.WriteKubeconfig, "write-kubeconfig", "", "also write the admin kubeconfig here (default DATA_DIR/kubeconfig.yaml)")
 	f.StringVar(&cfg.ServiceCIDR, "service-cidr", "10.43.0.0/16", "range ClusterIPs are allocated from")
-	f.StringVar(&cfg.ClusterCIDR, "cluster-cidr", "10.42.0.0/16", "range pod addresses come from; each node gets a /24 of it")
+	f.StringVar(&cfg.ClusterCIDR, "cluster-cidr", node.DefaultClusterCIDR, "range pod addresses come from; each node gets a /24 of it")
 	f.IntVar(&cfg.AgentPort, "agent-port", node.DefaultAgentPort, "port the local agent serves logs, exec and port-forward on")
 	f.StringVar(&cfg.NodeName, "node-name", "", "name of the local node (default: the host name)")
 }

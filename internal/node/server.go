@@ -20,16 +20,12 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 
 	"github.com/gureum/gureum/internal/api"
 	"github.com/gureum/gureum/internal/apiserver"
 	"github.com/gureum/gureum/internal/apiserver/openapi"
-	"github.com/gureum/gureum/internal/controller/namespace"
-	"github.com/gureum/gureum/internal/controller/rootca"
-	"github.com/gureum/gureum/internal/controller/serviceaccount"
 	"github.com/gureum/gureum/internal/image"
 	"github.com/gureum/gureum/internal/image/pause"
 	"github.com/gureum/gureum/internal/imageregistry"
@@ -57,6 +53,10 @@ type ServerConfig struct {
 	Ready func(kubeconfigPath string)
 	Log   *slog.Logger
 }
+
+// DefaultClusterCIDR is where pod addresses come from unless
+// --cluster-cidr says otherwise.
+const DefaultClusterCIDR = "10.42.0.0/16"
 
 // DefaultDataDir is /var/lib/gureum for root and ~/.local/share/gureum
 // otherwise.
@@ -92,6 +92,13 @@ func RunServer(ctx context.Context, cfg ServerConfig) error {
 	_, serviceNet, err := net.ParseCIDR(cfg.ServiceCIDR)
 	if err != nil {
 		return fmt.Errorf("parse service CIDR %q: %w", cfg.ServiceCIDR, err)
+	}
+	if cfg.ClusterCIDR == "" {
+		cfg.ClusterCIDR = DefaultClusterCIDR
+	}
+	_, clusterNet, err := net.ParseCIDR(cfg.ClusterCIDR)
+	if err != nil {
+		return fmt.Errorf("parse cluster CIDR %q: %w", cfg.ClusterCIDR, err)
 	}
 	serving, err := ca.LoadOrIssueServing(tlsDir, servingHosts(cfg.BindAddress, serviceNet))
 	if err != nil {
@@ -184,20 +191,14 @@ func RunServer(ctx context.Context, cfg ServerConfig) error {
 		if cfg.Ready != nil {
 			cfg.Ready(kubeconfigPath(cfg, adminKubeconfig))
 		}
-		g.Go(func() error {
-			return serviceaccount.New(client, log.With("component", "serviceaccount-controller")).Run(gctx)
-		})
-		g.Go(func() error {
-			return rootca.New(client, ca.CertPEM, log.With("component", "rootca-controller")).Run(gctx)
-		})
-		metaClient, err := metadata.NewForConfig(restCfg)
-		if err != nil {
-			return fmt.Errorf("build metadata client: %w", err)
-		}
-		g.Go(func() error {
-			return namespace.New(client, metaClient, clock.RealClock{}, log.With("component", "namespace-controller")).Run(gctx)
-		})
-		return nil
+		return controlLoops{
+			RESTConfig:  restCfg,
+			Client:      client,
+			CACertPEM:   ca.CertPEM,
+			ClusterCIDR: clusterNet,
+			Clock:       clock.RealClock{},
+			Log:         log,
+		}.start(gctx, g)
 	})
 	if !cfg.DisableAgent {
 		g.Go(func() error {
