@@ -83,6 +83,10 @@ type Agent struct {
 
 	podFactory  informers.SharedInformerFactory
 	objFactory  informers.SharedInformerFactory
+	// nodeFactory watches this node's own object, so a pod CIDR the
+	// server assigns reaches the network setup at once, not at the next
+	// status report.
+	nodeFactory informers.SharedInformerFactory
 	podInformer cache.SharedIndexInformer
 	cmLister    corelisters.ConfigMapLister
 	secLister   corelisters.SecretLister
@@ -155,6 +159,18 @@ func New(cfg Config) *Agent {
 		o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", cfg.NodeName).String()
 	}))
 	a.objFactory = informers.NewSharedInformerFactory(cfg.Client, 0)
+	a.nodeFactory = informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+		o.FieldSelector = fields.OneTermEqualSelector("metadata.name", cfg.NodeName).String()
+	}))
+	nodeChanged := func(obj any) {
+		if n, ok := obj.(*v1.Node); ok {
+			a.notePodCIDR(n)
+		}
+	}
+	_, _ = a.nodeFactory.Core().V1().Nodes().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    nodeChanged,
+		UpdateFunc: func(_, obj any) { nodeChanged(obj) },
+	})
 	a.podInformer = a.podFactory.Core().V1().Pods().Informer()
 	_ = a.podInformer.AddIndexers(cache.Indexers{uidIndex: func(obj any) ([]string, error) {
 		if p, ok := obj.(*v1.Pod); ok {
@@ -215,8 +231,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	}()
 	a.podFactory.Start(ctx.Done())
 	a.objFactory.Start(ctx.Done())
+	a.nodeFactory.Start(ctx.Done())
 	defer a.podFactory.Shutdown()
 	defer a.objFactory.Shutdown()
+	defer a.nodeFactory.Shutdown()
 	if !cache.WaitForCacheSync(ctx.Done(), a.synced...) {
 		a.wg.Wait()
 		return nil

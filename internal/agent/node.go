@@ -190,42 +190,52 @@ func (a *Agent) registerNode(ctx context.Context, f hostFacts) (*v1.Node, error)
 
 // updateNodeStatus patches the Node's status when it changed or the last
 // report is older than the force period.
-func (a *Agent) updateNodeStatus(ctx context.Context, force bool) (wrote bool, err error) {
+func (a *Agent) updateNodeStatus(ctx context.Context, force bool) (wrote, ready bool, err error) {
 	f, err := gatherFacts(ctx, a.cfg.Host, a.cfg.Runtime, a.cfg.DataDir)
 	if err != nil {
-		return false, fmt.Errorf("gather node facts: %w", err)
+		return false, false, fmt.Errorf("gather node facts: %w", err)
 	}
 	nodes := a.cfg.Client.CoreV1().Nodes()
 	n, err := nodes.Get(ctx, a.cfg.NodeName, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		n, err = a.registerNode(ctx, f)
 		a.notePodCIDR(n)
-		return err == nil, err
+		return err == nil, false, err
 	}
 	if err != nil {
-		return false, fmt.Errorf("get node: %w", err)
+		return false, false, fmt.Errorf("get node: %w", err)
 	}
 	a.notePodCIDR(n)
 	st := desiredNodeStatus(n.Status, f, a.cfg.NodeIP, a.cfg.MaxPods, a.cfg.AgentPort, a.clk.Now())
+	ready = nodeReady(st)
 	if !force && !nodeStatusDiffers(n.Status, st) {
-		return false, nil
+		return false, ready, nil
 	}
 	oldData, err := json.Marshal(v1.Node{Status: n.Status})
 	if err != nil {
-		return false, fmt.Errorf("encode node status: %w", err)
+		return false, false, fmt.Errorf("encode node status: %w", err)
 	}
 	newData, err := json.Marshal(v1.Node{Status: st})
 	if err != nil {
-		return false, fmt.Errorf("encode node status: %w", err)
+		return false, false, fmt.Errorf("encode node status: %w", err)
 	}
 	patch, err := strategicpatch.CreateTwoWayMergePatch(oldData, newData, v1.Node{})
 	if err != nil {
-		return false, fmt.Errorf("node status patch: %w", err)
+		return false, false, fmt.Errorf("node status patch: %w", err)
 	}
 	if _, err := nodes.Patch(ctx, a.cfg.NodeName, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "status"); err != nil {
-		return false, fmt.Errorf("patch node status: %w", err)
+		return false, false, fmt.Errorf("patch node status: %w", err)
 	}
-	return true, nil
+	return true, ready, nil
+}
+
+func nodeReady(st v1.NodeStatus) bool {
+	for _, c := range st.Conditions {
+		if c.Type == v1.NodeReady {
+			return c.Status == v1.ConditionTrue
+		}
+	}
+	return false
 }
 
 // renewLease keeps the node's heartbeat Lease in kube-node-lease fresh.
@@ -305,7 +315,15 @@ func (a *Agent) runNode(ctx context.Context) {
 	statusTick := a.clk.NewTicker(a.cfg.NodeStatusUpdatePeriod)
 	defer statusTick.Stop()
 	lastReport := a.clk.Now()
+	// Until the node is Ready (the runtime's network comes up once the pod
+	// CIDR arrives), status is checked every second so pods need not wait
+	// a full update period for a schedulable node.
+	ready := false
 	for {
+		var soon <-chan time.Time
+		if !ready {
+			soon = a.clk.After(time.Second)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -313,18 +331,27 @@ func (a *Agent) runNode(ctx context.Context) {
 			if err := a.renewLease(ctx); err != nil && ctx.Err() == nil {
 				a.log.Warn("lease renewal failed", "err", err)
 			}
+		case <-soon:
+			ready = a.reportStatus(ctx, &lastReport)
 		case <-statusTick.C():
-			force := a.clk.Since(lastReport) >= a.cfg.NodeStatusReportPeriod
-			wrote, err := a.updateNodeStatus(ctx, force)
-			if err != nil {
-				if ctx.Err() == nil {
-					a.log.Warn("node status update failed", "err", err)
-				}
-				continue
-			}
-			if wrote {
-				lastReport = a.clk.Now()
-			}
+			ready = a.reportStatus(ctx, &lastReport)
 		}
 	}
+}
+
+// reportStatus writes the node status when it changed (or is due) and
+// says whether the node is Ready.
+func (a *Agent) reportStatus(ctx context.Context, lastReport *time.Time) bool {
+	force := a.clk.Since(*lastReport) >= a.cfg.NodeStatusReportPeriod
+	wrote, ready, err := a.updateNodeStatus(ctx, force)
+	if err != nil {
+		if ctx.Err() == nil {
+			a.log.Warn("node status update failed", "err", err)
+		}
+		return false
+	}
+	if wrote {
+		*lastReport = a.clk.Now()
+	}
+	return ready
 }

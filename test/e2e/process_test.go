@@ -143,7 +143,8 @@ func (p *proc) terminate() (int, time.Duration) {
 	return code, time.Since(start)
 }
 
-// server is `gureum server --disable-agent` on its own ports and data dir.
+// server is `gureum server` on its own ports and data dir, without a node
+// agent unless serverOpts.AgentPort says otherwise.
 type server struct {
 	*proc
 	DataDir    string
@@ -156,6 +157,9 @@ type serverOpts struct {
 	Ports   *ports // nil: free ports
 	Extra   []string
 	Command string // "server" (default) or "up"
+	// AgentPort, when set, runs the server's own node agent on that port
+	// (containerd, CNI, real pods) instead of --disable-agent.
+	AgentPort int
 }
 
 func serverArgs(o serverOpts, dataDir string, p ports) []string {
@@ -169,7 +173,11 @@ func serverArgs(o serverOpts, dataDir string, p ports) []string {
 		"--https-port", strconv.Itoa(p.HTTPS),
 		"--etcd-client-port", strconv.Itoa(p.EtcdClient),
 		"--etcd-peer-port", strconv.Itoa(p.EtcdPeer),
-		"--disable-agent",
+	}
+	if o.AgentPort == 0 {
+		args = append(args, "--disable-agent")
+	} else {
+		args = append(args, "--agent-port", strconv.Itoa(o.AgentPort))
 	}
 	return append(args, o.Extra...)
 }
