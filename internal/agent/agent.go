@@ -81,8 +81,8 @@ type Agent struct {
 	log   *slog.Logger
 	paths podPaths
 
-	podFactory  informers.SharedInformerFactory
-	objFactory  informers.SharedInformerFactory
+	podFactory informers.SharedInformerFactory
+	objFactory informers.SharedInformerFactory
 	// nodeFactory watches this node's own object, so a pod CIDR the
 	// server assigns reaches the network setup at once, not at the next
 	// status report.

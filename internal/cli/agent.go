@@ -39,6 +39,7 @@ func newAgentCmd(logger func() *slog.Logger) *cobra.Command {
 	f.StringVar(&cfg.NodeIP, "node-ip", "", "address other nodes and the server reach this node at (default: the default route's source address)")
 	f.StringVar(&cfg.DataDir, "data-dir", filepath.Join(node.DefaultDataDir(), "agent"), "directory for containerd, pod volumes and logs")
 	f.IntVar(&cfg.Port, "agent-port", node.DefaultAgentPort, "port serving logs, exec and port-forward to the API server")
+	f.StringVar(&cfg.ClusterCIDR, "cluster-cidr", node.DefaultClusterCIDR, "the cluster's pod range (the server's --cluster-cidr); the service proxy masquerades traffic from outside it")
 	f.StringVar(&cfg.RuntimeEndpoint, "container-runtime-endpoint", "", "use this CRI runtime (unix socket) instead of starting Gureum's own containerd")
 	return cmd
 }

@@ -46,7 +46,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		}
 		return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 	}
-	root.AddCommand(newServerCmd(logger), newUpCmd(stdout, logger), newImageCmd(stdout), newAgentCmd(logger))
+	root.AddCommand(newServerCmd(logger), newUpCmd(stdout, logger), newImageCmd(stdout), newAgentCmd(logger), newSimulateCmd(logger))
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	return root
@@ -66,6 +66,7 @@ func serverFlags(cmd *cobra.Command, cfg *node.ServerConfig) {
 	f.StringVar(&cfg.ClusterCIDR, "cluster-cidr", node.DefaultClusterCIDR, "range pod addresses come from; each node gets a /24 of it")
 	f.IntVar(&cfg.AgentPort, "agent-port", node.DefaultAgentPort, "port the local agent serves logs, exec and port-forward on")
 	f.StringVar(&cfg.NodeName, "node-name", "", "name of the local node (default: the host name)")
+	f.StringSliceVar(&cfg.LoadBalancerPool, "service-lb-pool", nil, "addresses for LoadBalancer Services: CIDRs, ranges a-b or IPs, comma-separated (default: the nodes' addresses)")
 }
 
 func newServerCmd(logger func() *slog.Logger) *cobra.Command {

@@ -27,6 +27,7 @@ import (
 	"github.com/gureum/gureum/internal/cri"
 	"github.com/gureum/gureum/internal/image/pause"
 	"github.com/gureum/gureum/internal/network/cni"
+	"github.com/gureum/gureum/internal/network/proxy"
 )
 
 // AgentConfig is what `gureum agent` is told on its command line (and what
@@ -46,6 +47,11 @@ type AgentConfig struct {
 	// RuntimeEndpoint uses an existing CRI runtime (which then brings its
 	// own pod networking) instead of supervising Gureum's containerd.
 	RuntimeEndpoint string
+	// ClusterCIDR is the cluster's pod range; the service proxy
+	// masquerades traffic from outside it. Empty means DefaultClusterCIDR.
+	ClusterCIDR string
+	// DisableServiceProxy leaves Service addresses to another proxy.
+	DisableServiceProxy bool
 	// Registered, when set, is called once the Node object exists.
 	Registered func(nodeName string)
 	Log        *slog.Logger
@@ -174,6 +180,13 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 		Log:          log,
 	})
 	g.Go(func() error { return ag.Run(gctx) })
+	if !cfg.DisableServiceProxy {
+		sp, err := newServiceProxy(cfg, client, log.With("component", "service-proxy"))
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return sp.Run(gctx) })
+	}
 	g.Go(func() error {
 		ips := []net.IP{net.ParseIP(cfg.NodeIP)}
 		srv := streaming.New(streaming.Config{Runtime: rt, ClientCAs: pool, NodeName: cfg.NodeName, NodeIPs: ips, Log: log.With("component", "agent-streaming")})
@@ -226,4 +239,28 @@ func serverHost(serverURL string) string {
 		return net.JoinHostPort(u.Hostname(), "443")
 	}
 	return u.Host
+}
+
+// newServiceProxy builds the node's service proxy (nftables table
+// ip gureum-proxy) after setting the sysctls it needs.
+func newServiceProxy(cfg AgentConfig, client kubernetes.Interface, log *slog.Logger) (*proxy.Proxy, error) {
+	cidr := cfg.ClusterCIDR
+	if cidr == "" {
+		cidr = DefaultClusterCIDR
+	}
+	_, clusterNet, err := net.ParseCIDR(cidr)
+	if err != nil {
+		return nil, fmt.Errorf("parse cluster CIDR %q: %w", cidr, err)
+	}
+	if err := proxy.EnableKernelSettings(); err != nil {
+		return nil, fmt.Errorf("service proxy kernel settings: %w", err)
+	}
+	var nodeIPs []net.IP
+	if ip := net.ParseIP(cfg.NodeIP); ip != nil && !ip.IsLoopback() {
+		nodeIPs = append(nodeIPs, ip)
+	}
+	return proxy.New(proxy.Config{
+		Client: client, NodeName: cfg.NodeName, NodeIPs: nodeIPs, ClusterCIDR: clusterNet,
+		Applier: &proxy.NFTApplier{}, Clock: clock.RealClock{}, Log: log,
+	}), nil
 }

@@ -7,11 +7,13 @@ import (
 	"net"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
 )
 
 // bootstrap creates what every cluster is expected to have; it is
@@ -34,20 +36,8 @@ func bootstrap(ctx context.Context, c kubernetes.Interface, serviceNet *net.IPNe
 	if _, err := c.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create the kubernetes service: %w", err)
 	}
-	ep := &corev1.Endpoints{
-		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default"},
-		Subsets: []corev1.EndpointSubset{{
-			Addresses: []corev1.EndpointAddress{{IP: hostIP()}},
-			Ports:     []corev1.EndpointPort{{Name: "https", Port: int32(httpsPort), Protocol: corev1.ProtocolTCP}},
-		}},
-	}
-	if cur, err := c.CoreV1().Endpoints("default").Get(ctx, "kubernetes", metav1.GetOptions{}); err == nil {
-		ep.ResourceVersion = cur.ResourceVersion
-		if _, err := c.CoreV1().Endpoints("default").Update(ctx, ep, metav1.UpdateOptions{}); err != nil {
-			return fmt.Errorf("update the kubernetes endpoints: %w", err)
-		}
-	} else if _, err := c.CoreV1().Endpoints("default").Create(ctx, ep, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("create the kubernetes endpoints: %w", err)
+	if err := publishEndpoints(ctx, c, "default", "kubernetes", hostIP(), []corev1.EndpointPort{{Name: "https", Port: int32(httpsPort), Protocol: corev1.ProtocolTCP}}); err != nil {
+		return err
 	}
 	for _, cr := range defaultClusterRoles() {
 		if _, err := c.RbacV1().ClusterRoles().Create(ctx, cr, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -60,6 +50,47 @@ func bootstrap(ctx context.Context, c kubernetes.Interface, serviceNet *net.IPNe
 		}
 	}
 	log.Debug("bootstrap objects in place")
+	return nil
+}
+
+// publishEndpoints points the selector-less Service ns/name at ip: the
+// legacy Endpoints and the EndpointSlice that service proxies follow, as
+// kube-apiserver keeps them for the kubernetes Service.
+func publishEndpoints(ctx context.Context, c kubernetes.Interface, ns, name, ip string, ports []corev1.EndpointPort) error {
+	ep := &corev1.Endpoints{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Subsets:    []corev1.EndpointSubset{{Addresses: []corev1.EndpointAddress{{IP: ip}}, Ports: ports}},
+	}
+	if cur, err := c.CoreV1().Endpoints(ns).Get(ctx, name, metav1.GetOptions{}); err == nil {
+		ep.ResourceVersion = cur.ResourceVersion
+		if _, err := c.CoreV1().Endpoints(ns).Update(ctx, ep, metav1.UpdateOptions{}); err != nil {
+			return fmt.Errorf("update the %s/%s endpoints: %w", ns, name, err)
+		}
+	} else if _, err := c.CoreV1().Endpoints(ns).Create(ctx, ep, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create the %s/%s endpoints: %w", ns, name, err)
+	}
+	slicePorts := make([]discoveryv1.EndpointPort, len(ports))
+	for i, p := range ports {
+		slicePorts[i] = discoveryv1.EndpointPort{Name: ptr.To(p.Name), Port: ptr.To(p.Port), Protocol: ptr.To(p.Protocol)}
+	}
+	slice := &discoveryv1.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{
+			discoveryv1.LabelServiceName: name,
+			discoveryv1.LabelManagedBy:   "gureum-server",
+		}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{ip}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
+		Ports:       slicePorts,
+	}
+	slices := c.DiscoveryV1().EndpointSlices(ns)
+	if cur, err := slices.Get(ctx, name, metav1.GetOptions{}); err == nil {
+		slice.ResourceVersion = cur.ResourceVersion
+		if _, err := slices.Update(ctx, slice, metav1.UpdateOptions{}); err != nil {
+			return fmt.Errorf("update the %s/%s endpoint slice: %w", ns, name, err)
+		}
+	} else if _, err := slices.Create(ctx, slice, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create the %s/%s endpoint slice: %w", ns, name, err)
+	}
 	return nil
 }
 

@@ -16,6 +16,8 @@ import (
 	"github.com/gureum/gureum/internal/controller/cronjob"
 	"github.com/gureum/gureum/internal/controller/daemonset"
 	"github.com/gureum/gureum/internal/controller/deployment"
+	"github.com/gureum/gureum/internal/controller/endpoints"
+	"github.com/gureum/gureum/internal/controller/endpointslice"
 	"github.com/gureum/gureum/internal/controller/garbagecollector"
 	"github.com/gureum/gureum/internal/controller/job"
 	"github.com/gureum/gureum/internal/controller/namespace"
@@ -24,6 +26,7 @@ import (
 	"github.com/gureum/gureum/internal/controller/replicaset"
 	"github.com/gureum/gureum/internal/controller/rootca"
 	"github.com/gureum/gureum/internal/controller/serviceaccount"
+	"github.com/gureum/gureum/internal/controller/servicelb"
 	"github.com/gureum/gureum/internal/controller/statefulset"
 	"github.com/gureum/gureum/internal/scheduler"
 )
@@ -36,8 +39,11 @@ type controlLoops struct {
 	Client      kubernetes.Interface
 	CACertPEM   []byte
 	ClusterCIDR *net.IPNet
-	Clock       clock.Clock
-	Log         *slog.Logger
+	LBPool      []string
+	// CoreOnly leaves out the scheduler and the workload controllers.
+	CoreOnly bool
+	Clock    clock.Clock
+	Log      *slog.Logger
 }
 
 // start launches every loop in g; each runs until ctx ends.
@@ -48,10 +54,22 @@ func (c controlLoops) start(ctx context.Context, g *errgroup.Group) error {
 	}
 	f := informers.NewSharedInformerFactory(c.Client, 0)
 	named := func(component string) *slog.Logger { return c.Log.With("component", component) }
-	loops := []interface{ Run(context.Context) error }{
+	loops := []runner{
 		serviceaccount.New(c.Client, named("serviceaccount-controller")),
 		rootca.New(c.Client, c.CACertPEM, named("rootca-controller")),
 		namespace.New(c.Client, meta, c.Clock, named("namespace-controller")),
+	}
+	if !c.CoreOnly {
+		loops = append(loops, c.workloadLoops(f, meta, named)...)
+	}
+	for _, l := range loops {
+		g.Go(func() error { return l.Run(ctx) })
+	}
+	return nil
+}
+
+func (c controlLoops) workloadLoops(f informers.SharedInformerFactory, meta metadata.Interface, named func(string) *slog.Logger) []runner {
+	return []runner{
 		scheduler.New(c.Client, f, c.Clock, named("scheduler")),
 		replicaset.New(c.Client, f, c.Clock, named("replicaset-controller")),
 		replicaset.NewReplicationManager(c.Client, f, c.Clock, named("replicationcontroller-controller")),
@@ -63,9 +81,10 @@ func (c controlLoops) start(ctx context.Context, g *errgroup.Group) error {
 		nodeipam.New(c.Client, f, c.Clock, named("nodeipam-controller"), c.ClusterCIDR, nodeipam.DefaultNodeMaskSize),
 		nodelifecycle.New(c.Client, f, c.Clock, named("nodelifecycle-controller"), nodelifecycle.Options{}),
 		garbagecollector.New(meta, c.Client.Discovery(), c.Clock, named("garbage-collector"), garbagecollector.WithEvents(c.Client)),
+		endpointslice.New(c.Client, f, c.Clock, named("endpointslice-controller")),
+		endpoints.New(c.Client, f, c.Clock, named("endpoints-controller")),
+		servicelb.New(c.Client, f, c.Clock, named("service-lb-controller"), c.LBPool),
 	}
-	for _, l := range loops {
-		g.Go(func() error { return l.Run(ctx) })
-	}
-	return nil
 }
+
+type runner interface{ Run(context.Context) error }

@@ -49,6 +49,13 @@ type ServerConfig struct {
 	// AgentPort and NodeName configure the local agent.
 	AgentPort int
 	NodeName  string
+	// CoreControllersOnly runs just the namespace, service account and
+	// root CA controllers, leaving scheduling and workloads to whoever
+	// runs them (tests of a single controller).
+	CoreControllersOnly bool
+	// LoadBalancerPool lists the addresses (CIDRs, ranges a-b or single
+	// IPs) LoadBalancer Services get; empty means the nodes' addresses.
+	LoadBalancerPool []string
 	// Ready, when set, is called once the server answers requests.
 	Ready func(kubeconfigPath string)
 	Log   *slog.Logger
@@ -196,6 +203,8 @@ func RunServer(ctx context.Context, cfg ServerConfig) error {
 			Client:      client,
 			CACertPEM:   ca.CertPEM,
 			ClusterCIDR: clusterNet,
+			LBPool:      cfg.LoadBalancerPool,
+			CoreOnly:    cfg.CoreControllersOnly,
 			Clock:       clock.RealClock{},
 			Log:         log,
 		}.start(gctx, g)
@@ -206,13 +215,14 @@ func RunServer(ctx context.Context, cfg ServerConfig) error {
 				return nil
 			}
 			return RunAgent(gctx, AgentConfig{
-				ServerURL: url,
-				Token:     nodeToken,
-				CAFile:    filepath.Join(tlsDir, "ca.crt"),
-				NodeName:  cfg.NodeName,
-				DataDir:   filepath.Join(cfg.DataDir, "agent"),
-				Port:      cfg.AgentPort,
-				Log:       log.With("component", "agent"),
+				ServerURL:   url,
+				Token:       nodeToken,
+				CAFile:      filepath.Join(tlsDir, "ca.crt"),
+				NodeName:    cfg.NodeName,
+				DataDir:     filepath.Join(cfg.DataDir, "agent"),
+				Port:        cfg.AgentPort,
+				ClusterCIDR: cfg.ClusterCIDR,
+				Log:         log.With("component", "agent"),
 			})
 		})
 	}

@@ -16,8 +16,12 @@ import (
 	"time"
 
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/clock"
+
+	"github.com/gureum/gureum/internal/controller/garbagecollector"
 
 	"github.com/gureum/gureum/internal/node"
 )
@@ -40,6 +44,10 @@ type Options struct {
 	// DataDir reuses a data directory (to test restarts); empty makes a
 	// fresh one.
 	DataDir string
+	// WorkloadControllers runs the server's scheduler and workload
+	// controllers too. Off by default: a test of one controller starts its
+	// own copy, and a second copy in the server would race it.
+	WorkloadControllers bool
 }
 
 // Start runs a server until the test ends.
@@ -69,15 +77,16 @@ func start(o Options) (*Server, error) {
 		level = slog.LevelDebug
 	}
 	cfg := node.ServerConfig{
-		DataDir:        o.DataDir,
-		BindAddress:    "127.0.0.1",
-		HTTPSPort:      0,
-		EtcdClientPort: etcdPort,
-		EtcdPeerPort:   freePort(),
-		DisableAgent:   true,
-		ServiceCIDR:    "10.43.0.0/16",
-		Ready:          func(kc string) { ready <- kc },
-		Log:            slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
+		DataDir:             o.DataDir,
+		BindAddress:         "127.0.0.1",
+		HTTPSPort:           0,
+		EtcdClientPort:      etcdPort,
+		EtcdPeerPort:        freePort(),
+		DisableAgent:        true,
+		ServiceCIDR:         "10.43.0.0/16",
+		CoreControllersOnly: !o.WorkloadControllers,
+		Ready:               func(kc string) { ready <- kc },
+		Log:                 slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
 	}
 	s := &Server{DataDir: o.DataDir, EtcdClientPort: etcdPort, cancel: cancel, done: make(chan error, 1)}
 	go func() { s.done <- node.RunServer(ctx, cfg) }()
@@ -168,4 +177,21 @@ func freePort() int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// RunGarbageCollector runs the garbage collector against s until the test
+// ends, for tests that rely on ownerReferences being followed without
+// running every workload controller.
+func (s *Server) RunGarbageCollector(t testing.TB) {
+	t.Helper()
+	meta, err := metadata.NewForConfig(s.Config)
+	if err != nil {
+		t.Fatalf("metadata client: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	gc := garbagecollector.New(meta, s.Client.Discovery(), clock.RealClock{}, log)
+	done := make(chan struct{})
+	go func() { _ = gc.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
 }

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -72,11 +73,20 @@ func (n *node) deleteEverything(t *testing.T) {
 func killLeftovers(t *testing.T, dir string) {
 	out, _ := exec.Command("pgrep", "-f", dir).Output()
 	for _, f := range strings.Fields(string(out)) {
-		if pid, err := strconv.Atoi(f); err == nil && pid != os.Getpid() {
-			if p, err := os.FindProcess(pid); err == nil {
-				_ = p.Kill()
+		pid, err := strconv.Atoi(f)
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		// A shim's children are the containers: killing only the shim
+		// would orphan them, still holding their addresses.
+		if kids, _ := exec.Command("pgrep", "-P", f).Output(); len(kids) > 0 {
+			for _, k := range strings.Fields(string(kids)) {
+				if kid, err := strconv.Atoi(k); err == nil {
+					_ = syscall.Kill(kid, syscall.SIGKILL)
+				}
 			}
 		}
+		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 	// Shims and the runc processes beneath them may take a moment to go
 	// and release their mounts.

@@ -15,11 +15,9 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/informers"
-	"k8s.io/client-go/metadata"
 	"k8s.io/utils/clock"
 
 	"github.com/gureum/gureum/internal/controller/deployment"
-	"github.com/gureum/gureum/internal/controller/garbagecollector"
 	"github.com/gureum/gureum/internal/controller/replicaset"
 	"github.com/gureum/gureum/internal/testenv"
 )
@@ -37,20 +35,6 @@ func startController(t *testing.T, s *testenv.Server) {
 	go func() { _ = dc.Run(ctx); done <- struct{}{} }()
 	go func() { _ = rc.Run(ctx); done <- struct{}{} }()
 	t.Cleanup(func() { cancel(); <-done; <-done })
-}
-
-func startGarbageCollector(t *testing.T, s *testenv.Server) {
-	t.Helper()
-	meta, err := metadata.NewForConfig(s.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	gc := garbagecollector.New(meta, s.Client.Discovery(), clock.RealClock{}, log)
-	done := make(chan struct{})
-	go func() { _ = gc.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
 }
 
 func eventually(t *testing.T, what string, cond func() error) {
@@ -446,7 +430,7 @@ func TestDeploymentProgressDeadlineExceeded(t *testing.T) {
 func TestDeploymentAdoptsAndReleasesReplicaSets(t *testing.T) {
 	s := testenv.Start(t)
 	startController(t, s)
-	startGarbageCollector(t, s) // finishes the orphaning delete
+	s.RunGarbageCollector(t) // finishes the orphaning delete
 	startFakeKubelet(t, s.Client)
 	ctx := context.Background()
 

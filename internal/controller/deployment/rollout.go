@@ -73,8 +73,7 @@ func sum(rss []RSState, f func(RSState) int32) int32 {
 	return n
 }
 
-func replicasOf(r RSState) int32  { return r.Replicas }
-func availableOf(r RSState) int32 { return r.Available }
+func replicasOf(r RSState) int32 { return r.Replicas }
 
 // NewRSReplicas is the size a rolling update may give the new ReplicaSet
 // now: as many more pods as maxSurge leaves room for over all
@@ -122,7 +121,11 @@ func ScaleDownOld(desired, unavailable int32, newRS RSState, old []RSState) []in
 		out[i] -= down
 		cleaned += down
 	}
-	available := newRS.Available + sum(old, availableOf)
+	// An old ReplicaSet's status lags its spec: right after it was scaled
+	// down its status still counts the pods being deleted. Counting more
+	// available pods than it is meant to keep would let the next sync scale
+	// down again and exceed maxUnavailable, so its spec caps it.
+	available := newRS.Available + sum(old, func(r RSState) int32 { return min(r.Available, r.Replicas) })
 	if available <= minAvailable {
 		return out
 	}

@@ -24,7 +24,7 @@ type fakeKubelet struct {
 	queue  workqueue.TypedDelayingInterface[string]
 	store  cache.Store
 	mu     sync.Mutex
-	hold bool
+	hold   bool
 }
 
 func startFakeKubelet(t *testing.T, client kubernetes.Interface) *fakeKubelet {

@@ -49,7 +49,9 @@ func restarts(n int32) podOpt {
 		p.Status.ContainerStatuses = append(p.Status.ContainerStatuses, corev1.ContainerStatus{RestartCount: n})
 	}
 }
-func created(ts time.Time) podOpt { return func(p *corev1.Pod) { p.CreationTimestamp = metav1.NewTime(ts) } }
+func created(ts time.Time) podOpt {
+	return func(p *corev1.Pod) { p.CreationTimestamp = metav1.NewTime(ts) }
+}
 func cost(c string) podOpt {
 	return func(p *corev1.Pod) { p.Annotations = map[string]string{PodDeletionCostAnnotation: c} }
 }
