@@ -67,6 +67,11 @@ type Config struct {
 	MinimumGracePeriod time.Duration
 	// CgroupDriver is "cgroupfs" (default) or "systemd", as the runtime uses.
 	CgroupDriver string
+	// ClusterDNS are the cluster DNS service's addresses and ClusterDomain
+	// its domain (default cluster.local): ClusterFirst pods resolve
+	// through them.
+	ClusterDNS    []string
+	ClusterDomain string
 	// ResolvConf is the host resolver file pods copy (default /etc/resolv.conf).
 	ResolvConf string
 	// AgentPort is where the agent serves logs, exec and port-forward; the

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -80,25 +81,100 @@ func parseResolvConf(data string) *runtimeapi.DNSConfig {
 	return dns
 }
 
-// podDNS combines the host's resolver with the pod's dnsConfig. Cluster
-// DNS comes later; until then every policy resolves like the host.
-func podDNS(pod *v1.Pod, host *runtimeapi.DNSConfig) *runtimeapi.DNSConfig {
-	dns := &runtimeapi.DNSConfig{Servers: host.Servers, Searches: host.Searches, Options: host.Options}
-	if pod.Spec.DNSPolicy == v1.DNSNone {
+// dnsSettings are what a pod's resolver is built from: the node's own
+// resolv.conf and the cluster DNS service.
+type dnsSettings struct {
+	Host *runtimeapi.DNSConfig
+	// ClusterServers are the cluster DNS addresses; empty when the node
+	// knows none, and ClusterFirst then falls back to the host's resolver
+	// as the kubelet does.
+	ClusterServers []string
+	Domain         string
+}
+
+// Resolver limits Kubernetes applies to the merged configuration.
+const (
+	maxDNSNameservers = 3
+	maxDNSSearches    = 32
+)
+
+// podDNS is the pod's resolver configuration for its dnsPolicy, merged
+// with its dnsConfig, as Kubernetes documents: ClusterFirst (the default)
+// uses the cluster DNS with the namespace's search path and ndots:5,
+// except for host-network pods, which need ClusterFirstWithHostNet for
+// that; Default uses the node's resolver; None uses only dnsConfig.
+func podDNS(pod *v1.Pod, s dnsSettings) *runtimeapi.DNSConfig {
+	host := s.Host
+	if host == nil {
+		host = &runtimeapi.DNSConfig{}
+	}
+	policy := pod.Spec.DNSPolicy
+	if policy == "" {
+		policy = v1.DNSClusterFirst
+	}
+	if policy == v1.DNSClusterFirst && pod.Spec.HostNetwork {
+		policy = v1.DNSDefault
+	}
+	if (policy == v1.DNSClusterFirst || policy == v1.DNSClusterFirstWithHostNet) && len(s.ClusterServers) == 0 {
+		policy = v1.DNSDefault
+	}
+	var dns *runtimeapi.DNSConfig
+	switch policy {
+	case v1.DNSNone:
 		dns = &runtimeapi.DNSConfig{}
+	case v1.DNSClusterFirst, v1.DNSClusterFirstWithHostNet:
+		domain := s.Domain
+		if domain == "" {
+			domain = "cluster.local"
+		}
+		searches := []string{pod.Namespace + ".svc." + domain, "svc." + domain, domain}
+		dns = &runtimeapi.DNSConfig{
+			Servers:  append([]string{}, s.ClusterServers...),
+			Searches: appendUnique(searches, host.Searches...),
+			Options:  []string{"ndots:5"},
+		}
+	default:
+		dns = &runtimeapi.DNSConfig{Servers: host.Servers, Searches: host.Searches, Options: host.Options}
 	}
 	if c := pod.Spec.DNSConfig; c != nil {
-		dns.Servers = append(append([]string{}, dns.Servers...), c.Nameservers...)
-		dns.Searches = append(append([]string{}, dns.Searches...), c.Searches...)
+		dns.Servers = appendUnique(append([]string{}, dns.Servers...), c.Nameservers...)
+		dns.Searches = appendUnique(append([]string{}, dns.Searches...), c.Searches...)
 		for _, o := range c.Options {
+			opt := o.Name
 			if o.Value != nil {
-				dns.Options = append(dns.Options, o.Name+":"+*o.Value)
-			} else {
-				dns.Options = append(dns.Options, o.Name)
+				opt += ":" + *o.Value
 			}
+			dns.Options = setOption(dns.Options, o.Name, opt)
 		}
 	}
+	if len(dns.Servers) > maxDNSNameservers {
+		dns.Servers = dns.Servers[:maxDNSNameservers]
+	}
+	if len(dns.Searches) > maxDNSSearches {
+		dns.Searches = dns.Searches[:maxDNSSearches]
+	}
 	return dns
+}
+
+func appendUnique(list []string, more ...string) []string {
+	for _, m := range more {
+		if m != "" && !slices.Contains(list, m) {
+			list = append(list, m)
+		}
+	}
+	return list
+}
+
+// setOption replaces the option called name (with or without a value) or
+// adds it: a pod's dnsConfig overrides the policy's ndots.
+func setOption(opts []string, name, opt string) []string {
+	out := make([]string, 0, len(opts)+1)
+	for _, o := range opts {
+		if n, _, _ := strings.Cut(o, ":"); n != name {
+			out = append(out, o)
+		}
+	}
+	return append(out, opt)
 }
 
 func podHostname(pod *v1.Pod) string {
@@ -129,12 +205,12 @@ func namespaceOptions(pod *v1.Pod) *runtimeapi.NamespaceOption {
 }
 
 // sandboxConfig is the CRI request for the pod's sandbox.
-func sandboxConfig(pod *v1.Pod, attempt uint32, paths podPaths, cgroupDriver string, hostDNS *runtimeapi.DNSConfig) *runtimeapi.PodSandboxConfig {
+func sandboxConfig(pod *v1.Pod, attempt uint32, paths podPaths, cgroupDriver string, dns dnsSettings) *runtimeapi.PodSandboxConfig {
 	cfg := &runtimeapi.PodSandboxConfig{
 		Metadata:     &runtimeapi.PodSandboxMetadata{Name: pod.Name, Namespace: pod.Namespace, Uid: string(pod.UID), Attempt: attempt},
 		Hostname:     podHostname(pod),
 		LogDirectory: paths.pod(string(pod.UID)),
-		DnsConfig:    podDNS(pod, hostDNS),
+		DnsConfig:    podDNS(pod, dns),
 		Labels:       podLabels(pod),
 		Annotations:  maps.Clone(pod.Annotations),
 		Linux: &runtimeapi.LinuxPodSandboxConfig{

@@ -135,12 +135,12 @@ func (a *Agent) forgetBackoffs(uid types.UID) {
 	}
 }
 
-func (a *Agent) hostDNS() *runtimeapi.DNSConfig {
-	data, err := os.ReadFile(a.cfg.ResolvConf)
-	if err != nil {
-		return &runtimeapi.DNSConfig{}
+func (a *Agent) dnsSettings() dnsSettings {
+	s := dnsSettings{Host: &runtimeapi.DNSConfig{}, ClusterServers: a.cfg.ClusterDNS, Domain: a.cfg.ClusterDomain}
+	if data, err := os.ReadFile(a.cfg.ResolvConf); err == nil {
+		s.Host = parseResolvConf(string(data))
 	}
-	return parseResolvConf(string(data))
+	return s
 }
 
 func (a *Agent) hostIPs() []string {
@@ -227,7 +227,7 @@ func (a *Agent) syncPod(ctx context.Context, w *podWorker) (done bool, requeue t
 			if err := os.MkdirAll(a.paths.pod(string(pod.UID)), 0o755); err != nil {
 				return false, 0, fmt.Errorf("create pod dir: %w", err)
 			}
-			resp, err := a.cfg.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: sandboxConfig(pod, act.Attempt, a.paths, a.cfg.CgroupDriver, a.hostDNS())})
+			resp, err := a.cfg.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: sandboxConfig(pod, act.Attempt, a.paths, a.cfg.CgroupDriver, a.dnsSettings())})
 			if err != nil {
 				a.recorder.Eventf(pod, v1.EventTypeWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: %v", err)
 				return false, 0, fmt.Errorf("create sandbox: %w", err)
@@ -423,7 +423,7 @@ func (a *Agent) startContainer(ctx context.Context, pod *v1.Pod, sandboxID, podI
 	if err := os.MkdirAll(filepath.Join(a.paths.pod(uid), c.Name), 0o755); err != nil {
 		return configErr(fmt.Errorf("create log dir: %w", err))
 	}
-	sbCfg := sandboxConfig(pod, 0, a.paths, a.cfg.CgroupDriver, a.hostDNS())
+	sbCfg := sandboxConfig(pod, 0, a.paths, a.cfg.CgroupDriver, a.dnsSettings())
 	cfg := containerConfig(pod, c, s.Init, s.RestartCount, env, mounts)
 	resp, err := a.cfg.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: sandboxID, Config: cfg, SandboxConfig: sbCfg})
 	if err != nil {

@@ -40,6 +40,8 @@ func newAgentCmd(logger func() *slog.Logger) *cobra.Command {
 	f.StringVar(&cfg.DataDir, "data-dir", filepath.Join(node.DefaultDataDir(), "agent"), "directory for containerd, pod volumes and logs")
 	f.IntVar(&cfg.Port, "agent-port", node.DefaultAgentPort, "port serving logs, exec and port-forward to the API server")
 	f.StringVar(&cfg.ClusterCIDR, "cluster-cidr", node.DefaultClusterCIDR, "the cluster's pod range (the server's --cluster-cidr); the service proxy masquerades traffic from outside it")
+	f.StringSliceVar(&cfg.ClusterDNS, "cluster-dns", []string{"10.43.0.10"}, "cluster DNS addresses pods resolve through (the kube-dns Service's ClusterIP)")
+	f.StringVar(&cfg.ClusterDomain, "cluster-domain", node.DefaultClusterDomain, "DNS domain of Services and pods")
 	f.StringVar(&cfg.RuntimeEndpoint, "container-runtime-endpoint", "", "use this CRI runtime (unix socket) instead of starting Gureum's own containerd")
 	return cmd
 }

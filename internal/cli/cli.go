@@ -66,6 +66,8 @@ func serverFlags(cmd *cobra.Command, cfg *node.ServerConfig) {
 	f.StringVar(&cfg.ClusterCIDR, "cluster-cidr", node.DefaultClusterCIDR, "range pod addresses come from; each node gets a /24 of it")
 	f.IntVar(&cfg.AgentPort, "agent-port", node.DefaultAgentPort, "port the local agent serves logs, exec and port-forward on")
 	f.StringVar(&cfg.NodeName, "node-name", "", "name of the local node (default: the host name)")
+	f.IntVar(&cfg.ClusterDNSPort, "cluster-dns-port", node.DefaultClusterDNSPort, "port cluster DNS listens on at this machine's address, behind the kube-dns Service")
+	f.StringVar(&cfg.ClusterDomain, "cluster-domain", node.DefaultClusterDomain, "DNS domain of Services and pods")
 	f.StringSliceVar(&cfg.LoadBalancerPool, "service-lb-pool", nil, "addresses for LoadBalancer Services: CIDRs, ranges a-b or IPs, comma-separated (default: the nodes' addresses)")
 }
 

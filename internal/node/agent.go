@@ -50,6 +50,10 @@ type AgentConfig struct {
 	// ClusterCIDR is the cluster's pod range; the service proxy
 	// masquerades traffic from outside it. Empty means DefaultClusterCIDR.
 	ClusterCIDR string
+	// ClusterDNS and ClusterDomain are what ClusterFirst pods resolve
+	// through (the kube-dns Service's address, cluster.local).
+	ClusterDNS    []string
+	ClusterDomain string
 	// DisableServiceProxy leaves Service addresses to another proxy.
 	DisableServiceProxy bool
 	// Registered, when set, is called once the Node object exists.
@@ -168,16 +172,18 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 		log.Info("pod network configured", "podCIDR", prefix.String())
 	}
 	ag := agent.New(agent.Config{
-		Client:       client,
-		Runtime:      rt,
-		NodeName:     cfg.NodeName,
-		DataDir:      filepath.Join(cfg.DataDir, "kubelet"),
-		NodeIP:       cfg.NodeIP,
-		OnPodCIDR:    onPodCIDR,
-		CgroupDriver: cgroupDriver,
-		AgentPort:    int32(cfg.Port),
-		Clock:        clock.RealClock{},
-		Log:          log,
+		Client:        client,
+		Runtime:       rt,
+		NodeName:      cfg.NodeName,
+		DataDir:       filepath.Join(cfg.DataDir, "kubelet"),
+		NodeIP:        cfg.NodeIP,
+		OnPodCIDR:     onPodCIDR,
+		CgroupDriver:  cgroupDriver,
+		AgentPort:     int32(cfg.Port),
+		ClusterDNS:    cfg.ClusterDNS,
+		ClusterDomain: cfg.ClusterDomain,
+		Clock:         clock.RealClock{},
+		Log:           log,
 	})
 	g.Go(func() error { return ag.Run(gctx) })
 	if !cfg.DisableServiceProxy {

@@ -40,6 +40,8 @@ type controlLoops struct {
 	CACertPEM   []byte
 	ClusterCIDR *net.IPNet
 	LBPool      []string
+	// DNS is the cluster DNS server the workload loops include.
+	DNS clusterDNS
 	// CoreOnly leaves out the scheduler and the workload controllers.
 	CoreOnly bool
 	Clock    clock.Clock
@@ -84,6 +86,7 @@ func (c controlLoops) workloadLoops(f informers.SharedInformerFactory, meta meta
 		endpointslice.New(c.Client, f, c.Clock, named("endpointslice-controller")),
 		endpoints.New(c.Client, f, c.Clock, named("endpoints-controller")),
 		servicelb.New(c.Client, f, c.Clock, named("service-lb-controller"), c.LBPool),
+		c.DNS,
 	}
 }
 

@@ -56,6 +56,10 @@ type ServerConfig struct {
 	// LoadBalancerPool lists the addresses (CIDRs, ranges a-b or single
 	// IPs) LoadBalancer Services get; empty means the nodes' addresses.
 	LoadBalancerPool []string
+	// ClusterDNSPort is where cluster DNS listens on this machine's address
+	// (behind the kube-dns Service); ClusterDomain is its domain.
+	ClusterDNSPort int
+	ClusterDomain  string
 	// Ready, when set, is called once the server answers requests.
 	Ready func(kubeconfigPath string)
 	Log   *slog.Logger
@@ -102,6 +106,12 @@ func RunServer(ctx context.Context, cfg ServerConfig) error {
 	}
 	if cfg.ClusterCIDR == "" {
 		cfg.ClusterCIDR = DefaultClusterCIDR
+	}
+	if cfg.ClusterDNSPort == 0 {
+		cfg.ClusterDNSPort = DefaultClusterDNSPort
+	}
+	if cfg.ClusterDomain == "" {
+		cfg.ClusterDomain = DefaultClusterDomain
 	}
 	_, clusterNet, err := net.ParseCIDR(cfg.ClusterCIDR)
 	if err != nil {
@@ -204,9 +214,17 @@ func RunServer(ctx context.Context, cfg ServerConfig) error {
 			CACertPEM:   ca.CertPEM,
 			ClusterCIDR: clusterNet,
 			LBPool:      cfg.LoadBalancerPool,
-			CoreOnly:    cfg.CoreControllersOnly,
-			Clock:       clock.RealClock{},
-			Log:         log,
+			DNS: clusterDNS{
+				Client:    client,
+				ServiceIP: clusterDNSIP(serviceNet),
+				HostIP:    hostIP(),
+				Port:      cfg.ClusterDNSPort,
+				Domain:    cfg.ClusterDomain,
+				Log:       log.With("component", "dns"),
+			},
+			CoreOnly: cfg.CoreControllersOnly,
+			Clock:    clock.RealClock{},
+			Log:      log,
 		}.start(gctx, g)
 	})
 	if !cfg.DisableAgent {
@@ -215,14 +233,16 @@ func RunServer(ctx context.Context, cfg ServerConfig) error {
 				return nil
 			}
 			return RunAgent(gctx, AgentConfig{
-				ServerURL:   url,
-				Token:       nodeToken,
-				CAFile:      filepath.Join(tlsDir, "ca.crt"),
-				NodeName:    cfg.NodeName,
-				DataDir:     filepath.Join(cfg.DataDir, "agent"),
-				Port:        cfg.AgentPort,
-				ClusterCIDR: cfg.ClusterCIDR,
-				Log:         log.With("component", "agent"),
+				ServerURL:     url,
+				Token:         nodeToken,
+				CAFile:        filepath.Join(tlsDir, "ca.crt"),
+				NodeName:      cfg.NodeName,
+				DataDir:       filepath.Join(cfg.DataDir, "agent"),
+				Port:          cfg.AgentPort,
+				ClusterCIDR:   cfg.ClusterCIDR,
+				ClusterDNS:    []string{clusterDNSIP(serviceNet).String()},
+				ClusterDomain: cfg.ClusterDomain,
+				Log:           log.With("component", "agent"),
 			})
 		})
 	}

@@ -35,7 +35,9 @@ func startNode(t *testing.T) *node {
 	}
 	n := &node{AgentPort: freePort(t)}
 	dir := t.TempDir()
-	n.opts = serverOpts{AgentPort: n.AgentPort, DataDir: dir}
+	// Cluster DNS on a free port, so a cloud already running on this
+	// machine (holding port 53) does not stop the test's.
+	n.opts = serverOpts{AgentPort: n.AgentPort, DataDir: dir, Extra: []string{"--cluster-dns-port", strconv.Itoa(freePort(t))}}
 	// Cleanups run last-registered first: pods are deleted while the
 	// server still runs, then the server stops, then whatever a failed
 	// test left running under this data dir is killed so the temporary
@@ -180,7 +182,7 @@ func buildBusyboxImage(t *testing.T, kubeconfig, tag string) {
 	if err := os.WriteFile(filepath.Join(root, "bin", "busybox"), data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, applet := range []string{"sh", "httpd", "wget", "cat", "echo", "sleep", "tar", "env", "ls", "hostname", "nc", "true", "false"} {
+	for _, applet := range []string{"sh", "httpd", "wget", "cat", "echo", "sleep", "tar", "env", "ls", "hostname", "nc", "true", "false", "rm", "ping", "nslookup"} {
 		if err := os.Symlink("busybox", filepath.Join(root, "bin", applet)); err != nil {
 			t.Fatal(err)
 		}
@@ -599,5 +601,10 @@ func kubectlStdin(t *testing.T, kubeconfig, stdin string, args ...string) (strin
 	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
 	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func execOutput(name string, args ...string) (string, error) {
+	out, err := exec.Command(name, args...).CombinedOutput()
 	return string(out), err
 }
