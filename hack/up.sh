@@ -20,6 +20,8 @@ Gureum is up (pid $(cat "$pidfile"), log $data_dir/gureum.log).
   export KUBECONFIG=$data_dir/kubeconfig.yaml
   kubectl get namespaces
   kubectl api-resources
+  bin/gureum image build --rootfs DIR --tag web:1 --entrypoint /bin/app   # an image, no outside registry
+  kubectl create deployment web --image=web:1
 
 Stop it with: make down
 MSG

@@ -99,6 +99,7 @@ type Agent struct {
 
 	broadcaster record.EventBroadcaster
 	recorder    record.EventRecorder
+	probes      *probeManager
 
 	cachesSynced chan struct{}
 	registered   chan struct{}
@@ -210,6 +211,7 @@ func New(cfg Config) *Agent {
 
 	a.broadcaster = record.NewBroadcaster()
 	a.recorder = a.broadcaster.NewRecorder(scheme.Scheme, v1.EventSource{Component: "kubelet", Host: cfg.NodeName})
+	a.probes = newProbeManager(cfg.Runtime, a.recorder, a.clk, a.log, a.wake)
 	return a
 }
 
@@ -240,6 +242,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer a.podFactory.Shutdown()
 	defer a.objFactory.Shutdown()
 	defer a.nodeFactory.Shutdown()
+	// Probe workers end with ctx; pod workers start them, so they are
+	// waited for after the pod workers.
+	defer a.probes.wait()
 	if !cache.WaitForCacheSync(ctx.Done(), a.synced...) {
 		a.wg.Wait()
 		return nil

@@ -52,6 +52,11 @@ type startAction struct {
 // killAction stops (and removes) one container instance.
 type killAction struct {
 	ID, Name, Reason string
+	// Message is the Killing event's text ("" means "Stopping container NAME").
+	Message string
+	// GracePeriod overrides the pod's, from a failed probe's
+	// terminationGracePeriodSeconds.
+	GracePeriod *int64
 }
 
 // waitingInfo is why a container is not running, to show in its status.
@@ -192,6 +197,17 @@ func computeActions(pod *v1.Pod, rt podRuntime, backoffs map[string]backoffEntry
 		}
 		switch inst.State {
 		case runtimeapi.ContainerState_CONTAINER_RUNNING:
+			// A failed liveness or startup probe kills the container; the
+			// restart policy and back-off decide, once it has exited,
+			// whether and when it runs again.
+			if t, failed := probeKill(c, inst.ID, rt.Probes); failed {
+				msg := fmt.Sprintf("Container %s failed %s probe", c.Name, strings.ToLower(t.String()))
+				if pod.Spec.RestartPolicy != v1.RestartPolicyNever {
+					msg += ", will be restarted"
+				}
+				a.Kill = append(a.Kill, killAction{ID: inst.ID, Name: c.Name, Reason: strings.ToLower(t.String()) + " probe failed", Message: msg,
+					GracePeriod: probeSpec(c, t).TerminationGracePeriodSeconds})
+			}
 		case runtimeapi.ContainerState_CONTAINER_EXITED:
 			if shouldRestart(pod.Spec.RestartPolicy, inst.ExitCode) {
 				considerExited(c, false, inst)

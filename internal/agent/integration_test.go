@@ -631,3 +631,143 @@ func TestRestartedAgentAdoptsContainers(t *testing.T) {
 		t.Errorf("pod after restart: %s %+v", p.Status.Phase, p.Status.ContainerStatuses)
 	}
 }
+
+func execProbe(cmd string, period, failures int32) *v1.Probe {
+	return &v1.Probe{ProbeHandler: v1.ProbeHandler{Exec: &v1.ExecAction{Command: []string{cmd}}}, PeriodSeconds: period, FailureThreshold: failures}
+}
+
+// execCount counts the fake runtime's ExecSync calls of cmd.
+func execCount(rt *crifake.Fake, cmd string) int {
+	n := 0
+	for _, c := range rt.Calls() {
+		if r, ok := c.Request.(*runtimeapi.ExecSyncRequest); ok && strings.Join(r.Cmd, " ") == cmd {
+			n++
+		}
+	}
+	return n
+}
+
+// podEvents maps "Reason: message" of the namespace's events to true.
+func podEvents(t *testing.T, s *testenv.Server, name string) map[string]bool {
+	t.Helper()
+	ev, err := s.Client.CoreV1().Events("default").List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, e := range ev.Items {
+		if e.InvolvedObject.Name == name {
+			out[e.Reason+": "+e.Message] = true
+		}
+	}
+	return out
+}
+
+func containerStatus0(p *v1.Pod) (v1.ContainerStatus, bool) {
+	if len(p.Status.ContainerStatuses) == 0 {
+		return v1.ContainerStatus{}, false
+	}
+	return p.Status.ContainerStatuses[0], true
+}
+
+func TestReadinessProbe(t *testing.T) {
+	s := testenv.Start(t)
+	rt := crifake.New(nil)
+	rt.SetExecResult([]string{"check-ready"}, crifake.ExecResult{ExitCode: 1, Stdout: "not ready"})
+	startAgent(t, s, rt, "")
+	createPod(t, s, simplePod("probed", v1.Container{Name: "app", Image: "web:1", ReadinessProbe: execProbe("check-ready", 1, 1)}))
+	eventually(t, 10*time.Second, "running, probed and not ready", func() (bool, string) {
+		p := getPod(t, s, "default", "probed")
+		cs, ok := containerStatus0(p)
+		return ok && cs.State.Running != nil && !cs.Ready && cs.Started != nil && *cs.Started && p.Status.Phase == v1.PodRunning &&
+				podCondition(p, v1.PodReady) == v1.ConditionFalse && podCondition(p, v1.ContainersReady) == v1.ConditionFalse && execCount(rt, "check-ready") >= 2,
+			fmt.Sprintf("%s %+v %+v", p.Status.Phase, p.Status.Conditions, p.Status.ContainerStatuses)
+	})
+	rt.SetExecResult([]string{"check-ready"}, crifake.ExecResult{})
+	// One period (1s) for the probe plus the status write.
+	eventually(t, 3*time.Second, "Ready after the probe succeeds", func() (bool, string) {
+		p := getPod(t, s, "default", "probed")
+		cs, _ := containerStatus0(p)
+		return cs.Ready && podCondition(p, v1.PodReady) == v1.ConditionTrue && podCondition(p, v1.ContainersReady) == v1.ConditionTrue, fmt.Sprintf("%+v", p.Status.Conditions)
+	})
+	rt.SetExecResult([]string{"check-ready"}, crifake.ExecResult{ExitCode: 1, Stdout: "overloaded"})
+	eventually(t, 3*time.Second, "NotReady after the probe fails", func() (bool, string) {
+		p := getPod(t, s, "default", "probed")
+		cs, _ := containerStatus0(p)
+		return !cs.Ready && podCondition(p, v1.PodReady) == v1.ConditionFalse && cs.State.Running != nil && cs.RestartCount == 0, fmt.Sprintf("%+v", p.Status.ContainerStatuses)
+	})
+	eventually(t, 5*time.Second, "Unhealthy events", func() (bool, string) {
+		ev := podEvents(t, s, "probed")
+		return ev["Unhealthy: Readiness probe failed: not ready"] && ev["Unhealthy: Readiness probe failed: overloaded"], fmt.Sprint(ev)
+	})
+}
+
+func TestLivenessProbeRestartsContainer(t *testing.T) {
+	s := testenv.Start(t)
+	rt := crifake.New(nil)
+	rt.SetExecResult([]string{"alive"}, crifake.ExecResult{ExitCode: 1, Stdout: "deadlock"})
+	startAgent(t, s, rt, "")
+	createPod(t, s, simplePod("sick", v1.Container{Name: "app", Image: "web:1", LivenessProbe: execProbe("alive", 1, 2)}))
+	eventually(t, 15*time.Second, "container restarted", func() (bool, string) {
+		p := getPod(t, s, "default", "sick")
+		cs, ok := containerStatus0(p)
+		return ok && cs.RestartCount >= 1 && cs.LastTerminationState.Terminated != nil, fmt.Sprintf("%+v", p.Status.ContainerStatuses)
+	})
+	// The restarted instance is healthy and stays up.
+	rt.SetExecResult([]string{"alive"}, crifake.ExecResult{})
+	eventually(t, 10*time.Second, "running and ready after restart", func() (bool, string) {
+		p := getPod(t, s, "default", "sick")
+		cs, _ := containerStatus0(p)
+		return cs.State.Running != nil && cs.Ready && podCondition(p, v1.PodReady) == v1.ConditionTrue, fmt.Sprintf("%+v", p.Status.ContainerStatuses)
+	})
+	ev := podEvents(t, s, "sick")
+	for _, want := range []string{"Unhealthy: Liveness probe failed: deadlock", "Killing: Container app failed liveness probe, will be restarted"} {
+		if !ev[want] {
+			t.Errorf("no event %q; have %v", want, ev)
+		}
+	}
+	var stops int
+	for _, c := range rt.Calls() {
+		if r, ok := c.Request.(*runtimeapi.StopContainerRequest); ok {
+			stops++
+			if r.Timeout != 1 {
+				t.Errorf("stop timeout = %d, want the pod's grace period 1", r.Timeout)
+			}
+		}
+	}
+	if stops == 0 {
+		t.Errorf("container never stopped")
+	}
+}
+
+func TestStartupProbeGatesOtherProbes(t *testing.T) {
+	s := testenv.Start(t)
+	rt := crifake.New(nil)
+	rt.SetExecResult([]string{"started"}, crifake.ExecResult{ExitCode: 1})
+	rt.SetExecResult([]string{"alive"}, crifake.ExecResult{ExitCode: 1})
+	startAgent(t, s, rt, "")
+	createPod(t, s, simplePod("slow", v1.Container{Name: "app", Image: "web:1",
+		StartupProbe: execProbe("started", 1, 60), LivenessProbe: execProbe("alive", 1, 1), ReadinessProbe: execProbe("ready", 1, 1)}))
+	eventually(t, 10*time.Second, "running, not started", func() (bool, string) {
+		p := getPod(t, s, "default", "slow")
+		cs, ok := containerStatus0(p)
+		return ok && cs.State.Running != nil && cs.Started != nil && !*cs.Started && !cs.Ready && execCount(rt, "started") >= 2,
+			fmt.Sprintf("%+v", p.Status.ContainerStatuses)
+	})
+	if n := execCount(rt, "alive") + execCount(rt, "ready"); n != 0 {
+		t.Fatalf("liveness/readiness ran %d times before startup succeeded", n)
+	}
+	rt.SetExecResult([]string{"alive"}, crifake.ExecResult{})
+	rt.SetExecResult([]string{"started"}, crifake.ExecResult{})
+	eventually(t, 5*time.Second, "started and ready", func() (bool, string) {
+		p := getPod(t, s, "default", "slow")
+		cs, _ := containerStatus0(p)
+		return cs.Started != nil && *cs.Started && cs.Ready && podCondition(p, v1.PodReady) == v1.ConditionTrue, fmt.Sprintf("%+v", p.Status.ContainerStatuses)
+	})
+	if p := getPod(t, s, "default", "slow"); p.Status.ContainerStatuses[0].RestartCount != 0 {
+		t.Errorf("restarted while starting: %+v", p.Status.ContainerStatuses[0])
+	}
+	if execCount(rt, "alive") == 0 {
+		t.Errorf("liveness never ran after startup")
+	}
+}

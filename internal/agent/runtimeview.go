@@ -60,6 +60,9 @@ type containerInfo struct {
 type podRuntime struct {
 	Sandboxes  []sandboxInfo
 	Containers []containerInfo
+	// Probes holds what the containers' probes have published, by
+	// container instance (the agent's own observation, not the runtime's).
+	Probes probeResults
 }
 
 // currentSandbox is the newest sandbox, if any.

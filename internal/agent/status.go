@@ -189,6 +189,7 @@ func (in statusInput) containerID(id string) string {
 }
 
 func containerStatus(in statusInput, c *v1.Container, init bool, initDone bool) v1.ContainerStatus {
+	pod := in.Pod
 	cs := v1.ContainerStatus{Name: c.Name, Image: c.Image}
 	f := false
 	cs.Started = &f
@@ -214,9 +215,10 @@ func containerStatus(in statusInput, c *v1.Container, init bool, initDone bool) 
 	}
 	switch inst.State {
 	case runtimeapi.ContainerState_CONTAINER_RUNNING:
-		t := true
-		cs.Started = &t
-		cs.Ready = true // no readiness probes yet: running is ready
+		started, ready := containerProbeStatus(c, inst.ID, in.Runtime.Probes)
+		cs.Started = &started
+		// A terminating pod is not ready, whatever its probes say.
+		cs.Ready = ready && pod.DeletionTimestamp == nil
 		cs.State.Running = &v1.ContainerStateRunning{StartedAt: apiTime(inst.StartedAt)}
 	case runtimeapi.ContainerState_CONTAINER_EXITED:
 		term := terminatedState(in, inst)

@@ -155,6 +155,7 @@ func (a *Agent) hostIPs() []string {
 func (a *Agent) syncPod(ctx context.Context, w *podWorker) (done bool, requeue time.Duration, err error) {
 	pod := a.currentPod(w.uid)
 	if pod == nil {
+		a.probes.removePod(w.uid)
 		if err := a.killPod(ctx, w.uid, nil); err != nil {
 			return false, 0, err
 		}
@@ -163,6 +164,8 @@ func (a *Agent) syncPod(ctx context.Context, w *podWorker) (done bool, requeue t
 	}
 	log := a.log.With("pod", pod.Namespace+"/"+pod.Name)
 	if pod.DeletionTimestamp != nil {
+		a.probes.removePod(pod.UID)
+		a.reportTerminating(ctx, pod, w)
 		if err := a.terminatePod(ctx, pod); err != nil {
 			return false, 0, err
 		}
@@ -172,6 +175,7 @@ func (a *Agent) syncPod(ctx context.Context, w *podWorker) (done bool, requeue t
 	if err != nil {
 		return false, 0, err
 	}
+	rt.Probes = a.probes.results(pod.UID)
 	now := a.clk.Now()
 	policy := backoffPolicy{Base: a.cfg.BackoffBase, Max: a.cfg.BackoffMax, Reset: a.cfg.BackoffReset}
 	act := computeActions(pod, rt, a.backoffSnapshot(), policy, now)
@@ -179,8 +183,16 @@ func (a *Agent) syncPod(ctx context.Context, w *podWorker) (done bool, requeue t
 	waiting := act.Waiting
 
 	for _, k := range act.Kill {
-		a.recorder.Eventf(pod, v1.EventTypeNormal, "Killing", "Stopping container %s", k.Name)
-		if _, err := a.cfg.Runtime.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: k.ID, Timeout: int64(a.gracePeriod(pod) / time.Second)}); err != nil {
+		msg := k.Message
+		if msg == "" {
+			msg = "Stopping container " + k.Name
+		}
+		a.recorder.Event(pod, v1.EventTypeNormal, "Killing", msg)
+		grace := a.gracePeriod(pod)
+		if k.GracePeriod != nil {
+			grace = max(time.Duration(*k.GracePeriod)*time.Second, a.cfg.MinimumGracePeriod)
+		}
+		if _, err := a.cfg.Runtime.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: k.ID, Timeout: int64(grace / time.Second)}); err != nil {
 			return false, 0, fmt.Errorf("stop container %s: %w", k.Name, err)
 		}
 	}
@@ -276,6 +288,7 @@ func (a *Agent) syncPod(ctx context.Context, w *podWorker) (done bool, requeue t
 	if err != nil {
 		return false, 0, err
 	}
+	rt.Probes = a.probes.results(pod.UID)
 	a.mu.Lock()
 	rtName := a.runtimeName
 	a.mu.Unlock()
@@ -286,12 +299,37 @@ func (a *Agent) syncPod(ctx context.Context, w *podWorker) (done bool, requeue t
 		}
 	}
 	st := computePodStatus(statusInput{Pod: pod, Runtime: rt, Waiting: waiting, HostIPs: a.hostIPs(), RuntimeName: rtName, Now: now})
+	// Probe workers follow the running containers: new instances get
+	// fresh workers, stopped ones lose theirs.
+	a.probes.sync(ctx, pod, rt, st.PodIP)
 	if statusChanged(pod.Status, st) {
 		if err := a.patchStatus(ctx, pod, st); err != nil {
 			return false, 0, err
 		}
 	}
 	return false, requeue, nil
+}
+
+// reportTerminating marks a deleted pod's containers not ready before
+// they are stopped, so endpoints stop sending it traffic during its grace
+// period. It is best effort: termination goes on if the write fails.
+func (a *Agent) reportTerminating(ctx context.Context, pod *v1.Pod, w *podWorker) {
+	rt, err := observePod(ctx, a.cfg.Runtime, pod.UID)
+	if err != nil {
+		return
+	}
+	a.mu.Lock()
+	rtName := a.runtimeName
+	a.mu.Unlock()
+	w.mu.Lock()
+	waiting := maps.Clone(w.waiting)
+	w.mu.Unlock()
+	st := computePodStatus(statusInput{Pod: pod, Runtime: rt, Waiting: waiting, HostIPs: a.hostIPs(), RuntimeName: rtName, Now: a.clk.Now()})
+	if statusChanged(pod.Status, st) {
+		if err := a.patchStatus(ctx, pod, st); err != nil && ctx.Err() == nil {
+			a.log.Warn("report terminating pod not ready failed", "pod", pod.Namespace+"/"+pod.Name, "err", err)
+		}
+	}
 }
 
 // stillWaiting says whether an earlier waiting reason should persist: the

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -73,16 +74,29 @@ func serverFlags(cmd *cobra.Command, cfg *node.ServerConfig) {
 
 func newServerCmd(logger func() *slog.Logger) *cobra.Command {
 	var cfg node.ServerConfig
+	var cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the control plane (API server, store, controllers) and, unless --disable-agent, a node agent",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Log = logger()
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return fmt.Errorf("create CPU profile: %w", err)
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return fmt.Errorf("start CPU profile: %w", err)
+				}
+				defer pprof.StopCPUProfile()
+			}
 			return node.RunServer(cmd.Context(), cfg)
 		},
 	}
 	serverFlags(cmd, &cfg)
+	cmd.Flags().StringVar(&cpuProfile, "cpu-profile", "", "write a Go CPU profile of the whole server here until it stops (for benchmarks)")
 	return cmd
 }
 
@@ -102,6 +116,7 @@ func newUpCmd(stdout io.Writer, logger func() *slog.Logger) *cobra.Command {
 Next steps:
   export KUBECONFIG=%s
   kubectl get namespaces
+  gureum image build --rootfs DIR --tag web:1 --entrypoint /bin/app   # push an image to the cluster
   kubectl create deployment web --image=web:1
 
 Stop it with Ctrl-C; state is kept in %s.

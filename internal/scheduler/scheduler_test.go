@@ -1,10 +1,11 @@
-package scheduler
+package scheduler_test
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/clock"
 
+	"github.com/gureum/gureum/internal/scheduler"
 	"github.com/gureum/gureum/internal/testenv"
 )
 
@@ -31,7 +33,7 @@ func startScheduler(t *testing.T, s *testenv.Server) {
 	if os.Getenv("GUREUM_TEST_LOG") != "" {
 		level = slog.LevelDebug
 	}
-	sched := New(s.Client, factory, clock.RealClock{}, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+	sched := scheduler.New(s.Client, factory, clock.RealClock{}, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- sched.Run(ctx) }()
@@ -117,7 +119,7 @@ func waitBound(t *testing.T, c kubernetes.Interface, name string, allowed ...str
 		node = p.Spec.NodeName
 		return node != "", fmt.Sprintf("conditions %+v", p.Status.Conditions)
 	})
-	if len(allowed) > 0 && !contains(allowed, node) {
+	if len(allowed) > 0 && !slices.Contains(allowed, node) {
 		t.Fatalf("pod %s bound to %s, want one of %v", name, node, allowed)
 	}
 	return node

@@ -42,7 +42,8 @@ func startNode(t *testing.T) *node {
 	// server still runs, then the server stops, then whatever a failed
 	// test left running under this data dir is killed so the temporary
 	// directory can go.
-	t.Cleanup(func() { killLeftovers(t, dir) })
+	netnsBefore := netnsNames(t)
+	t.Cleanup(func() { killLeftovers(t, dir, netnsBefore) })
 	n.server = startServer(t, n.opts)
 	n.opts.Ports = &n.Ports
 	t.Cleanup(func() { n.deleteEverything(t) })
@@ -72,7 +73,7 @@ func (n *node) deleteEverything(t *testing.T) {
 
 // killLeftovers kills container shims and processes started for the data
 // dir dir, after a failed test left them behind.
-func killLeftovers(t *testing.T, dir string) {
+func killLeftovers(t *testing.T, dir string, netnsBefore map[string]bool) {
 	out, _ := exec.Command("pgrep", "-f", dir).Output()
 	for _, f := range strings.Fields(string(out)) {
 		pid, err := strconv.Atoi(f)
@@ -99,6 +100,37 @@ func killLeftovers(t *testing.T, dir string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	_ = exec.Command("sh", "-c", "grep -F "+dir+" /proc/mounts | cut -d' ' -f2 | sort -r | xargs -r umount -l").Run()
+	// Pod network namespaces this test's node made and nobody removed
+	// (the agent was killed before CNI DEL): their veths on the shared
+	// bridge would hold pod addresses the next test's pods get again.
+	for ns := range netnsNames(t) {
+		if netnsBefore[ns] {
+			continue
+		}
+		if pids, _ := exec.Command("ip", "netns", "pids", ns).Output(); len(strings.TrimSpace(string(pids))) > 0 {
+			continue
+		}
+		if out, _ := exec.Command("ip", "netns", "exec", ns, "ip", "-o", "link", "show", "eth0").Output(); len(out) > 0 {
+			_ = exec.Command("ip", "netns", "exec", ns, "ip", "link", "del", "eth0").Run()
+		}
+		_ = exec.Command("ip", "netns", "del", ns).Run()
+	}
+}
+
+// netnsNames are the pod network namespaces (named cni-…) on the machine.
+func netnsNames(t *testing.T) map[string]bool {
+	t.Helper()
+	out, err := exec.Command("ip", "netns", "list").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ip netns list: %v %s", err, out)
+	}
+	names := map[string]bool{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], "cni-") {
+			names[f[0]] = true
+		}
+	}
+	return names
 }
 
 func (n *node) waitNodeReady(t *testing.T) {
@@ -182,7 +214,7 @@ func buildBusyboxImage(t *testing.T, kubeconfig, tag string) {
 	if err := os.WriteFile(filepath.Join(root, "bin", "busybox"), data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, applet := range []string{"sh", "httpd", "wget", "cat", "echo", "sleep", "tar", "env", "ls", "hostname", "nc", "true", "false", "rm", "ping", "nslookup"} {
+	for _, applet := range []string{"sh", "httpd", "wget", "cat", "echo", "sleep", "tar", "env", "ls", "hostname", "nc", "true", "false", "rm", "ping", "nslookup", "seq"} {
 		if err := os.Symlink("busybox", filepath.Join(root, "bin", applet)); err != nil {
 			t.Fatal(err)
 		}

@@ -132,7 +132,7 @@ func newController(client kubernetes.Interface, factory informers.SharedInformer
 		exp:        NewExpectations(clk),
 		broadcast:  broadcast,
 		recorder:   broadcast.NewRecorder(scheme.Scheme, corev1.EventSource{Component: component}),
-		workers:    5,
+		workers:    16, // pod creation is I/O-bound: more ReplicaSets in flight at once
 		fieldOwner: "gureum-" + component,
 	}
 	podInf := factory.Core().V1().Pods()
