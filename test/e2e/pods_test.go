@@ -214,7 +214,7 @@ func buildBusyboxImage(t *testing.T, kubeconfig, tag string) {
 	if err := os.WriteFile(filepath.Join(root, "bin", "busybox"), data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, applet := range []string{"sh", "httpd", "wget", "cat", "echo", "sleep", "tar", "env", "ls", "hostname", "nc", "true", "false", "rm", "ping", "nslookup", "seq"} {
+	for _, applet := range []string{"sh", "httpd", "wget", "cat", "echo", "sleep", "tar", "env", "ls", "hostname", "nc", "true", "false", "rm", "ping", "nslookup", "seq", "dd", "grep", "cut"} {
 		if err := os.Symlink("busybox", filepath.Join(root, "bin", applet)); err != nil {
 			t.Fatal(err)
 		}
@@ -244,8 +244,9 @@ func httpGet(url string) (string, error) {
 
 type podInfo struct {
 	Metadata struct {
-		Name string `json:"name"`
-		UID  string `json:"uid"`
+		Name              string  `json:"name"`
+		UID               string  `json:"uid"`
+		DeletionTimestamp *string `json:"deletionTimestamp"`
 	} `json:"metadata"`
 	Status struct {
 		Phase             string `json:"phase"`
@@ -472,6 +473,125 @@ spec:
 		})
 	})
 
+	t.Run("limits hooks downward API and streaming", func(t *testing.T) {
+		hostDir := t.TempDir()
+		n.apply(t, fmt.Sprintf(`apiVersion: v1
+kind: ConfigMap
+metadata: {name: bulk}
+data: {ALPHA: a, BETA: b}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: shaped, labels: {app: shaped, tier: test}}
+spec:
+  terminationGracePeriodSeconds: 5
+  containers:
+  - name: main
+    image: e2e-busybox:1
+    command: ["sh", "-c", "echo started; while true; do sleep 1; echo tick; done"]
+    resources:
+      requests: {cpu: 100m, memory: 16Mi}
+      limits: {cpu: 500m, memory: 32Mi}
+    envFrom: [{configMapRef: {name: bulk}, prefix: CM_}]
+    env:
+    - {name: MEM_LIMIT, valueFrom: {resourceFieldRef: {resource: limits.memory}}}
+    lifecycle:
+      postStart: {exec: {command: ["sh", "-c", "echo post > /tmp/poststart"]}}
+      preStop: {exec: {command: ["sh", "-c", "echo bye > /host/prestop"]}}
+    volumeMounts:
+    - {name: info, mountPath: /info}
+    - {name: proj, mountPath: /proj}
+    - {name: host, mountPath: /host}
+    - {name: shm, mountPath: /shm}
+  volumes:
+  - name: info
+    downwardAPI:
+      items:
+      - {path: labels, fieldRef: {fieldPath: metadata.labels}}
+      - {path: cpu, resourceFieldRef: {containerName: main, resource: limits.cpu, divisor: 1m}}
+  - name: proj
+    projected:
+      sources:
+      - configMap: {name: bulk, items: [{key: ALPHA, path: alpha}]}
+      - downwardAPI: {items: [{path: name, fieldRef: {fieldPath: metadata.name}}]}
+  - {name: host, hostPath: {path: %s, type: Directory}}
+  - {name: shm, emptyDir: {medium: Memory, sizeLimit: 8Mi}}
+`, hostDir))
+		n.kubectl(t, "wait", "--for=condition=Ready", "pod/shaped", "--timeout=60s")
+		exec := func(script string) string { return n.kubectl(t, "exec", "shaped", "--", "sh", "-c", script) }
+		if out := exec("echo $CM_ALPHA $CM_BETA $MEM_LIMIT"); out != "a b 33554432\n" {
+			t.Errorf("envFrom with prefix and resourceFieldRef: %q", out)
+		}
+		if out := exec("cat /tmp/poststart"); out != "post\n" {
+			t.Errorf("postStart hook: %q", out)
+		}
+		if out := exec("cat /info/labels; echo; cat /info/cpu; echo; cat /proj/alpha /proj/name"); out != "app=\"shaped\"\ntier=\"test\"\n500\nashaped" {
+			t.Errorf("downwardAPI and projected volumes: %q", out)
+		}
+		if out := exec("grep ' /shm ' /proc/mounts | cut -d' ' -f3"); out != "tmpfs\n" {
+			t.Errorf("emptyDir medium Memory is not tmpfs: %q", out)
+		}
+		// The limits are the container's cgroup limits (v1 or v2 paths).
+		mem := exec("cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max")
+		if strings.TrimSpace(mem) != "33554432" {
+			t.Errorf("memory cgroup limit = %q, want 33554432", mem)
+		}
+		cpu := exec("cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null || cut -d' ' -f1 /sys/fs/cgroup/cpu.max")
+		if strings.TrimSpace(cpu) != "50000" {
+			t.Errorf("cpu cgroup quota = %q, want 50000 (500m of a 100ms period)", cpu)
+		}
+
+		// kubectl logs -f follows new lines; kubectl attach sees them too.
+		for _, args := range [][]string{{"logs", "-f", "shaped"}, {"attach", "shaped"}} {
+			cmd := exec_(t, kc, args...)
+			out := &syncBuffer{}
+			cmd.Stdout, cmd.Stderr = out, out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, 15*time.Second, "kubectl "+args[0]+" streams", func() error {
+				if strings.Count(out.String(), "tick") < 2 {
+					return fmt.Errorf("output so far %q", out.String())
+				}
+				return nil
+			})
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+		if out := n.kubectl(t, "logs", "shaped", "--since=1h"); !strings.HasPrefix(out, "started\n") {
+			t.Errorf("kubectl logs --since=1h: %q", out)
+		}
+
+		// Deletion runs the preStop hook before the container stops.
+		n.kubectl(t, "delete", "pod", "shaped", "--wait=true", "--timeout=60s")
+		if b, err := os.ReadFile(filepath.Join(hostDir, "prestop")); err != nil || string(b) != "bye\n" {
+			t.Errorf("preStop hook through hostPath: %q %v", b, err)
+		}
+
+		// A container beyond its memory limit is OOM-killed and says so.
+		n.apply(t, `apiVersion: v1
+kind: Pod
+metadata: {name: hog}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: hog
+    image: e2e-busybox:1
+    command: ["sh", "-c", "dd if=/dev/zero of=/shm/fill bs=1M count=64"]
+    resources: {limits: {memory: 16Mi}}
+    volumeMounts: [{name: shm, mountPath: /shm}]
+  volumes: [{name: shm, emptyDir: {medium: Memory}}]
+`)
+		eventually(t, 60*time.Second, "OOMKilled", func() error {
+			out := n.kubectl(t, "get", "pod", "hog", "-o", "jsonpath={.status.containerStatuses[0].state.terminated.reason}")
+			if out != "OOMKilled" {
+				return fmt.Errorf("terminated reason %q", out)
+			}
+			return nil
+		})
+		n.kubectl(t, "delete", "pod", "hog", "--wait=true", "--timeout=60s")
+	})
+
 	t.Run("crash loop and pull errors", func(t *testing.T) {
 		n.apply(t, `apiVersion: v1
 kind: Pod
@@ -625,6 +745,15 @@ func netnsCount(t *testing.T) int {
 		t.Fatalf("ip netns list: %v %s", err, out)
 	}
 	return strings.Count(string(out), "cni-")
+}
+
+// exec_ is a kubectl command not yet started, for streams that run until
+// the test stops them.
+func exec_(t *testing.T, kubeconfig string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(kubectlPath(t), append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	return cmd
 }
 
 func kubectlStdin(t *testing.T, kubeconfig, stdin string, args ...string) (string, error) {

@@ -111,7 +111,8 @@ spec:
 		pods := n.pods(t, "app=web")
 		only := ""
 		for _, p := range pods {
-			if p.Status.Phase == "Running" {
+			// Pods scaled away keep running through their grace period.
+			if p.Status.Phase == "Running" && p.Metadata.DeletionTimestamp == nil {
 				only = p.Metadata.Name
 			}
 		}
