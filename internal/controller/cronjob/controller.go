@@ -46,7 +46,7 @@ type Controller struct {
 	client      kubernetes.Interface
 	clock       clock.Clock
 	log         *slog.Logger
-	queue       *timedQueue
+	queue       *ctrlruntime.TimedQueue
 	factory     informers.SharedInformerFactory
 	cjLister    batchlisters.CronJobLister
 	synced      []cache.InformerSynced
@@ -63,7 +63,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, c
 		client: client,
 		clock:  clk,
 		log:    log,
-		queue: newTimedQueue(workqueue.NewTypedRateLimitingQueueWithConfig(limiter,
+		queue: ctrlruntime.NewTimedQueue(workqueue.NewTypedRateLimitingQueueWithConfig(limiter,
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "cronjob"}), clk),
 		factory:     factory,
 		broadcaster: broadcaster,

@@ -20,6 +20,7 @@ import (
 	"github.com/gureum/gureum/internal/controller/deployment"
 	"github.com/gureum/gureum/internal/controller/replicaset"
 	"github.com/gureum/gureum/internal/testenv"
+	"github.com/gureum/gureum/internal/testenv/fakekubelet"
 )
 
 // startController runs the Deployment controller, and the ReplicaSet
@@ -132,7 +133,7 @@ func hasFields(out string, want ...string) bool {
 func TestDeploymentCreatesHashedReplicaSetAndRollsOut(t *testing.T) {
 	s := testenv.Start(t)
 	startController(t, s)
-	startFakeKubelet(t, s.Client)
+	fakekubelet.Start(t, s.Client)
 
 	s.MustKubectl(t, webManifest, "apply", "-f", "-")
 	rolloutStatus(t, s, "web")
@@ -188,7 +189,7 @@ func TestDeploymentCreatesHashedReplicaSetAndRollsOut(t *testing.T) {
 func TestDeploymentRollingUpdateHistoryAndUndo(t *testing.T) {
 	s := testenv.Start(t)
 	startController(t, s)
-	startFakeKubelet(t, s.Client)
+	fakekubelet.Start(t, s.Client)
 
 	s.MustKubectl(t, webManifest, "apply", "-f", "-")
 	s.MustKubectl(t, "", "annotate", "deployment/web", "kubernetes.io/change-cause=first")
@@ -296,7 +297,7 @@ func watchLimits(ctx context.Context, t *testing.T, s *testenv.Server, selector 
 func TestDeploymentRestartPauseResumeScaleAndHistoryLimit(t *testing.T) {
 	s := testenv.Start(t)
 	startController(t, s)
-	startFakeKubelet(t, s.Client)
+	fakekubelet.Start(t, s.Client)
 
 	s.MustKubectl(t, webManifest, "apply", "-f", "-")
 	rolloutStatus(t, s, "web")
@@ -368,7 +369,7 @@ func TestDeploymentRestartPauseResumeScaleAndHistoryLimit(t *testing.T) {
 func TestDeploymentRecreateStopsOldPodsFirst(t *testing.T) {
 	s := testenv.Start(t)
 	startController(t, s)
-	startFakeKubelet(t, s.Client)
+	fakekubelet.Start(t, s.Client)
 
 	s.MustKubectl(t, strings.Replace(webManifest, "replicas: 3", "replicas: 3\n  strategy: {type: Recreate}", 1), "apply", "-f", "-")
 	rolloutStatus(t, s, "web")
@@ -407,7 +408,7 @@ func TestDeploymentRecreateStopsOldPodsFirst(t *testing.T) {
 func TestDeploymentProgressDeadlineExceeded(t *testing.T) {
 	s := testenv.Start(t)
 	startController(t, s)
-	k := startFakeKubelet(t, s.Client)
+	k := fakekubelet.Start(t, s.Client)
 	k.Hold(true)
 
 	s.MustKubectl(t, strings.Replace(webManifest, "replicas: 3", "replicas: 2\n  progressDeadlineSeconds: 1", 1), "apply", "-f", "-")
@@ -431,7 +432,7 @@ func TestDeploymentAdoptsAndReleasesReplicaSets(t *testing.T) {
 	s := testenv.Start(t)
 	startController(t, s)
 	s.RunGarbageCollector(t) // finishes the orphaning delete
-	startFakeKubelet(t, s.Client)
+	fakekubelet.Start(t, s.Client)
 	ctx := context.Background()
 
 	s.MustKubectl(t, webManifest, "apply", "-f", "-")

@@ -64,7 +64,7 @@ type Controller struct {
 	client      kubernetes.Interface
 	clock       clock.Clock
 	log         *slog.Logger
-	queue       *timedQueue
+	queue       *ctrlruntime.TimedQueue
 	factory     informers.SharedInformerFactory
 	jobLister   batchlisters.JobLister
 	synced      []cache.InformerSynced
@@ -85,7 +85,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, c
 		client: client,
 		clock:  clk,
 		log:    log,
-		queue: newTimedQueue(workqueue.NewTypedRateLimitingQueueWithConfig(limiter,
+		queue: ctrlruntime.NewTimedQueue(workqueue.NewTypedRateLimitingQueueWithConfig(limiter,
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "job"}), clk),
 		factory:     factory,
 		broadcaster: broadcaster,

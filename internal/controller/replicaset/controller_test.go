@@ -17,6 +17,7 @@ import (
 
 	"github.com/gureum/gureum/internal/controller/replicaset"
 	"github.com/gureum/gureum/internal/testenv"
+	"github.com/gureum/gureum/internal/testenv/fakekubelet"
 )
 
 // startController runs the ReplicaSet controller and the
@@ -98,7 +99,7 @@ spec:
 func TestReplicaSetScalesAndReplacesPods(t *testing.T) {
 	s := testenv.Start(t)
 	startController(t, s)
-	startFakeKubelet(t, s.Client)
+	fakekubelet.Start(t, s.Client)
 	ctx := context.Background()
 
 	s.MustKubectl(t, rsManifest, "apply", "-f", "-")
@@ -182,7 +183,7 @@ func regexpFields(out string, want ...string) bool {
 func TestReplicaSetAdoptsOrphansAndReleasesMismatches(t *testing.T) {
 	s := testenv.Start(t)
 	startController(t, s)
-	startFakeKubelet(t, s.Client)
+	fakekubelet.Start(t, s.Client)
 	ctx := context.Background()
 
 	s.MustKubectl(t, `apiVersion: v1
@@ -226,7 +227,7 @@ spec:
 func TestReplicaSetMinReadySecondsDelaysAvailability(t *testing.T) {
 	s := testenv.Start(t)
 	startController(t, s)
-	startFakeKubelet(t, s.Client)
+	fakekubelet.Start(t, s.Client)
 
 	s.MustKubectl(t, strings.Replace(rsManifest, "replicas: 3", "replicas: 2\n  minReadySeconds: 1", 1), "apply", "-f", "-")
 	// Ready first, available only once minReadySeconds have passed (the
@@ -240,7 +241,7 @@ func TestReplicaSetMinReadySecondsDelaysAvailability(t *testing.T) {
 func TestReplicationControllerKeepsReplicas(t *testing.T) {
 	s := testenv.Start(t)
 	startController(t, s)
-	startFakeKubelet(t, s.Client)
+	fakekubelet.Start(t, s.Client)
 	ctx := context.Background()
 
 	s.MustKubectl(t, `apiVersion: v1

@@ -1,4 +1,4 @@
-package job
+package runtime
 
 import (
 	"sync"
@@ -8,11 +8,11 @@ import (
 	"k8s.io/utils/clock"
 )
 
-// timedQueue is a rate-limited queue whose AddAfter follows the injected
+// TimedQueue is a rate-limited queue whose AddAfter follows the injected
 // clock, so that tests stepping a fake clock reach deadlines, back-offs
 // and TTLs, while retries after errors keep real time (a fake clock that
 // is not stepped would otherwise stall them).
-type timedQueue struct {
+type TimedQueue struct {
 	workqueue.TypedRateLimitingInterface[string]
 	clock clock.Clock
 
@@ -22,14 +22,15 @@ type timedQueue struct {
 	once    sync.Once
 }
 
-func newTimedQueue(q workqueue.TypedRateLimitingInterface[string], clk clock.Clock) *timedQueue {
-	return &timedQueue{TypedRateLimitingInterface: q, clock: clk, pending: map[string]time.Time{}, stop: make(chan struct{})}
+// NewTimedQueue wraps q so that AddAfter follows clk.
+func NewTimedQueue(q workqueue.TypedRateLimitingInterface[string], clk clock.Clock) *TimedQueue {
+	return &TimedQueue{TypedRateLimitingInterface: q, clock: clk, pending: map[string]time.Time{}, stop: make(chan struct{})}
 }
 
 // AddAfter adds key once d has passed on the injected clock. A key waits
 // on one timer at a time: a later request than one already pending is
 // covered by it, since the reconcile it triggers requeues again.
-func (q *timedQueue) AddAfter(key string, d time.Duration) {
+func (q *TimedQueue) AddAfter(key string, d time.Duration) {
 	if d <= 0 {
 		q.Add(key)
 		return
@@ -60,7 +61,7 @@ func (q *timedQueue) AddAfter(key string, d time.Duration) {
 }
 
 // ShutDown stops the queue and its pending timers.
-func (q *timedQueue) ShutDown() {
+func (q *TimedQueue) ShutDown() {
 	q.once.Do(func() { close(q.stop) })
 	q.TypedRateLimitingInterface.ShutDown()
 }

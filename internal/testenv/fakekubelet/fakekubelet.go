@@ -1,4 +1,8 @@
-package replicaset_test
+// Package fakekubelet stands in for the scheduler and node agents in
+// controller tests that run against internal/testenv: it binds pending
+// pods, reports them Running and Ready and finishes graceful deletions.
+// Only tests import it.
+package fakekubelet
 
 import (
 	"context"
@@ -15,11 +19,11 @@ import (
 	"k8s.io/client-go/util/workqueue"
 )
 
-// fakeKubelet stands in for the scheduler and kubelet that testenv lacks:
+// Kubelet stands in for the scheduler and kubelet that testenv lacks:
 // it binds every pending pod to a node through pods/binding, reports it
 // Running and Ready, and finishes graceful deletions. Hold(true) stops it
 // from making new pods ready, for tests that need unready pods.
-type fakeKubelet struct {
+type Kubelet struct {
 	client kubernetes.Interface
 	queue  workqueue.TypedDelayingInterface[string]
 	store  cache.Store
@@ -27,12 +31,12 @@ type fakeKubelet struct {
 	hold   bool
 }
 
-func startFakeKubelet(t *testing.T, client kubernetes.Interface) *fakeKubelet {
+func Start(t *testing.T, client kubernetes.Interface) *Kubelet {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	f := informers.NewSharedInformerFactory(client, 0)
 	inf := f.Core().V1().Pods().Informer()
-	k := &fakeKubelet{client: client, queue: workqueue.NewTypedDelayingQueue[string](), store: inf.GetStore()}
+	k := &Kubelet{client: client, queue: workqueue.NewTypedDelayingQueue[string](), store: inf.GetStore()}
 	add := func(obj interface{}) {
 		if key, err := cache.MetaNamespaceKeyFunc(obj); err == nil {
 			k.queue.Add(key)
@@ -62,7 +66,7 @@ func startFakeKubelet(t *testing.T, client kubernetes.Interface) *fakeKubelet {
 }
 
 // Hold stops (true) or resumes (false) readying pods.
-func (k *fakeKubelet) Hold(h bool) {
+func (k *Kubelet) Hold(h bool) {
 	k.mu.Lock()
 	k.hold = h
 	k.mu.Unlock()
@@ -73,13 +77,13 @@ func (k *fakeKubelet) Hold(h bool) {
 	}
 }
 
-func (k *fakeKubelet) held() bool {
+func (k *Kubelet) held() bool {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return k.hold
 }
 
-func (k *fakeKubelet) handle(ctx context.Context, key string) {
+func (k *Kubelet) handle(ctx context.Context, key string) {
 	obj, ok, _ := k.store.GetByKey(key)
 	if !ok {
 		return
