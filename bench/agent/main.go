@@ -55,13 +55,13 @@ func run(kubeconfig, image, socket string, pods, replicas, runs, hold int) error
 	// Warm up: the image is pulled into the node once, as for any later
 	// start of the same image; every measurement below starts from a
 	// pulled image.
-	if _, err := podBurst(ctx, c, "bench-warm", image, 1); err != nil {
+	if _, err := podBurst(ctx, c, "bench-warm", image, 1, false); err != nil {
 		return fmt.Errorf("warm-up: %w", err)
 	}
-	var all, floors, deploys []time.Duration
+	var all, floors, burstFloors, deploys []time.Duration
 	var p50s, p99s []time.Duration
 	for r := 0; r < runs; r++ {
-		lat, err := podBurst(ctx, c, fmt.Sprintf("bench-pods-%d", r), image, pods)
+		lat, err := podBurst(ctx, c, fmt.Sprintf("bench-pods-%d", r), image, pods, false)
 		if err != nil {
 			return err
 		}
@@ -74,6 +74,11 @@ func run(kubeconfig, image, socket string, pods, replicas, runs, hold int) error
 				return err
 			}
 			floors = append(floors, f...)
+			b, err := ctrBurstFloor(socket, image, pods)
+			if err != nil {
+				return err
+			}
+			burstFloors = append(burstFloors, quantile(b, 0.5))
 		}
 		d, err := deploymentReady(ctx, c, fmt.Sprintf("bench-deploy-%d", r), image, replicas)
 		if err != nil {
@@ -87,10 +92,12 @@ func run(kubeconfig, image, socket string, pods, replicas, runs, hold int) error
 	if len(floors) > 0 {
 		fmt.Printf("| floor: `ctr run --rm` of the same image, p50 | %s | %d starts |\n", ms(quantile(floors, 0.5)), len(floors))
 		fmt.Printf("| pod p50 / floor p50 | **%.2f×** | |\n", float64(median(p50s))/float64(quantile(floors, 0.5)))
+		fmt.Printf("| floor: %d `ctr run --rm` at once, p50 | %s | %s |\n", pods, ms(median(burstFloors)), list(burstFloors))
+		fmt.Printf("| pod p50 / burst floor p50 | **%.2f×** | |\n", float64(median(p50s))/float64(median(burstFloors)))
 	}
 	fmt.Printf("| Deployment of %d replicas, create→all available | %s | %s |\n", replicas, ms(median(deploys)), list(deploys))
 	if hold > 0 {
-		if _, err := podBurst(ctx, c, "bench-hold", image, hold); err != nil {
+		if _, err := podBurst(ctx, c, "bench-hold", image, hold, true); err != nil {
 			return err
 		}
 		fmt.Fprintf(os.Stderr, "holding %d pods; close stdin to finish\n", hold)
@@ -101,8 +108,9 @@ func run(kubeconfig, image, socket string, pods, replicas, runs, hold int) error
 }
 
 // podBurst creates n pods at once in a fresh namespace and returns each
-// one's time from its create call to the Ready condition seen by a watch.
-func podBurst(ctx context.Context, c kubernetes.Interface, ns, image string, n int) ([]time.Duration, error) {
+// one's time from its create call to the Ready condition seen by a watch;
+// the namespace is deleted afterwards unless keep.
+func podBurst(ctx context.Context, c kubernetes.Interface, ns, image string, n int, keep bool) ([]time.Duration, error) {
 	if err := createNamespace(ctx, c, ns); err != nil {
 		return nil, err
 	}
@@ -154,6 +162,9 @@ func podBurst(ctx context.Context, c kubernetes.Interface, ns, image string, n i
 	for _, d := range ready {
 		out = append(out, d)
 	}
+	if keep {
+		return out, nil
+	}
 	return out, deleteNamespace(ctx, c, ns)
 }
 
@@ -199,19 +210,9 @@ func deploymentReady(ctx context.Context, c kubernetes.Interface, ns, image stri
 // containerd: create, start, exit and delete of a container without
 // Kubernetes, CRI sandbox or pod network.
 func ctrFloor(socket, image string, n int) ([]time.Duration, error) {
-	out, err := exec.Command("ctr", "--address", socket, "-n", "k8s.io", "images", "ls", "-q").Output()
+	ref, err := imageRef(socket, image)
 	if err != nil {
-		return nil, fmt.Errorf("ctr images ls: %w", err)
-	}
-	ref := ""
-	for _, l := range strings.Fields(string(out)) {
-		if strings.Contains(l, strings.Split(image, ":")[0]+":") && !strings.HasPrefix(l, "sha256:") {
-			ref = l
-			break
-		}
-	}
-	if ref == "" {
-		return nil, fmt.Errorf("image %s not found in containerd (images: %s)", image, out)
+		return nil, err
 	}
 	var took []time.Duration
 	for i := 0; i < n; i++ {
@@ -223,6 +224,49 @@ func ctrFloor(socket, image string, n int) ([]time.Duration, error) {
 		took = append(took, time.Since(start))
 	}
 	return took, nil
+}
+
+// ctrBurstFloor starts n `ctr run --rm` at once, as the pod burst starts n
+// pods, and returns each one's duration: what the runtime alone needs
+// for the same concurrency on the same cores.
+func ctrBurstFloor(socket, image string, n int) ([]time.Duration, error) {
+	ref, err := imageRef(socket, image)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]time.Duration, n)
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			id := fmt.Sprintf("bench-burst-%d-%d", time.Now().UnixNano(), i)
+			start := time.Now()
+			b, err := exec.Command("ctr", "--address", socket, "-n", "k8s.io", "run", "--rm", ref, id, "/bin/true").CombinedOutput()
+			out[i] = time.Since(start)
+			if err != nil {
+				err = fmt.Errorf("ctr run: %w\n%s", err, b)
+			}
+			errs <- err
+		}(i)
+	}
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func imageRef(socket, image string) (string, error) {
+	out, err := exec.Command("ctr", "--address", socket, "-n", "k8s.io", "images", "ls", "-q").Output()
+	if err != nil {
+		return "", fmt.Errorf("ctr images ls: %w", err)
+	}
+	for _, l := range strings.Fields(string(out)) {
+		if strings.Contains(l, strings.Split(image, ":")[0]+":") && !strings.HasPrefix(l, "sha256:") {
+			return l, nil
+		}
+	}
+	return "", fmt.Errorf("image %s not found in containerd (images: %s)", image, out)
 }
 
 func sleeper(name, image string) *corev1.Pod {

@@ -23,8 +23,13 @@ pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	# Containers outlive their shims unless killed with them.
+	for shim in $(pgrep -f "containerd-shim.*$work" || true); do pkill -9 -P "$shim" || true; kill -9 "$shim" 2>/dev/null || true; done
 	pkill -f "$work" 2>/dev/null || true
 	sleep 1
+	for ns in $(ip netns list | awk '/^cni-/{print $1}'); do
+		[[ -z "$(ip netns pids "$ns")" ]] && { ip netns exec "$ns" ip link del eth0 2>/dev/null; ip netns del "$ns"; } || true
+	done
 	grep -F "$work" /proc/mounts | cut -d' ' -f2 | sort -r | xargs -r umount -l 2>/dev/null || true
 	rm -rf "$work"
 }

@@ -298,7 +298,7 @@ func (a *Agent) syncPod(ctx context.Context, w *podWorker) (done bool, requeue t
 			delete(waiting, name)
 		}
 	}
-	st := computePodStatus(statusInput{Pod: pod, Runtime: rt, Waiting: waiting, HostIPs: a.hostIPs(), RuntimeName: rtName, Now: now})
+	st := computePodStatus(statusInput{Pod: pod, Runtime: rt, Waiting: waiting, HostIPs: a.hostIPs(), RuntimeName: rtName, Now: a.clk.Now()})
 	// Probe workers follow the running containers: new instances get
 	// fresh workers, stopped ones lose theirs.
 	a.probes.sync(ctx, pod, rt, st.PodIP)
