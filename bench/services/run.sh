@@ -6,6 +6,12 @@
 #   bench/services/run.sh [RUNS] [extra flags for the benchmark binary]
 set -eu
 cd "$(dirname "$0")/../.."
+QUICK=""
+if [ "${1:-}" = "--quick" ]; then
+	QUICK=--quick
+	shift
+	set -- 1 "$@"
+fi
 RUNS=${1:-5}
 [ $# -gt 0 ] && shift
 if [ "$(id -u)" != 0 ]; then
@@ -26,3 +32,5 @@ for key in compute_ms cold_apply_ms rebuild_apply_ms warm_compute_apply_ms_media
 		awk -v k="$key" '{v[NR]=$1} END {m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2; printf "%s median=%s (runs: %d)\n", k, m, NR}'
 done
 rm -f "$OUT" "$BIN"
+# Traffic through a ClusterIP against the pods' own IPs, on a real node.
+bash "$(dirname "$0")/vip.sh" $QUICK

@@ -414,17 +414,32 @@ func TestImagePullFailure(t *testing.T) {
 	rt := crifake.New(nil)
 	rt.SetPullError("missing:1", "not found")
 	startAgent(t, s, rt, "")
+	// ErrImagePull lasts only until the back-off starts: a watch sees
+	// every status written, where polling could miss it.
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	w, err := s.Client.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=nopull"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
 	createPod(t, s, simplePod("nopull", v1.Container{Name: "app", Image: "missing:1"}))
 	seen := map[string]string{}
-	eventually(t, 10*time.Second, "ErrImagePull and ImagePullBackOff", func() (bool, string) {
-		p := getPod(t, s, "default", "nopull")
-		if len(p.Status.ContainerStatuses) > 0 {
-			if w := p.Status.ContainerStatuses[0].State.Waiting; w != nil {
-				seen[w.Reason] = w.Message
+	for seen["ErrImagePull"] == "" || seen["ImagePullBackOff"] == "" {
+		select {
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				t.Fatalf("watch ended; waiting reasons seen: %v", seen)
 			}
+			if p, isPod := ev.Object.(*v1.Pod); isPod && len(p.Status.ContainerStatuses) > 0 {
+				if wt := p.Status.ContainerStatuses[0].State.Waiting; wt != nil {
+					seen[wt.Reason] = wt.Message
+				}
+			}
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for ErrImagePull and ImagePullBackOff; seen: %v", seen)
 		}
-		return seen["ErrImagePull"] != "" && seen["ImagePullBackOff"] != "", fmt.Sprint(seen)
-	})
+	}
 	if !strings.Contains(seen["ErrImagePull"], "not found") || !strings.Contains(seen["ImagePullBackOff"], `Back-off pulling image "missing:1"`) {
 		t.Errorf("messages = %v", seen)
 	}
