@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -15,7 +16,7 @@ func newAgentCmd(logger func() *slog.Logger) *cobra.Command {
 	var cfg node.AgentConfig
 	var tokenFile string
 	cmd := &cobra.Command{
-		Use:   "agent --server URL --token TOKEN",
+		Use:   "agent --server URL --token-file FILE --ca-file CA",
 		Short: "Join this machine to a Gureum cluster as a node that runs pods",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -23,7 +24,7 @@ func newAgentCmd(logger func() *slog.Logger) *cobra.Command {
 			if cfg.Token == "" && tokenFile != "" {
 				b, err := os.ReadFile(tokenFile)
 				if err != nil {
-					return err
+					return fmt.Errorf("read the node token (copy the server's DATA_DIR/token): %w", err)
 				}
 				cfg.Token = strings.TrimSpace(string(b))
 			}

@@ -1,7 +1,8 @@
 // Package node is Gureum's composition root: it builds the components of
-// `gureum server` and `gureum up` (store, certificates, API server,
-// controllers), runs them, and reports readiness. Only internal/cli imports
-// it.
+// `gureum server`, `gureum up` and `gureum agent` (store, certificates, API
+// server, scheduler, controllers, cluster DNS; containerd, CNI, the pod
+// agent and the service proxy), runs them, and reports readiness. Only
+// internal/cli (and internal/testenv) import it.
 package node
 
 import (
