@@ -141,6 +141,16 @@ spec:
 			}
 			return nil
 		})
+		// The proxy follows the EndpointSlice, which may trail the legacy
+		// Endpoints by a moment, and applies within a second.
+		eventually(t, 2*time.Second, "proxy drops the unready pod", func() error {
+			for i := 0; i < 10; i++ {
+				if body, err := httpGet(vip + "/name"); err != nil || strings.TrimSpace(body) == sick {
+					return fmt.Errorf("request %d: %q %v", i, body, err)
+				}
+			}
+			return nil
+		})
 		for i := 0; i < 30; i++ {
 			body, err := httpGet(vip + "/name")
 			if err != nil {
