@@ -328,19 +328,9 @@ func (c *Controller) claimPods(ctx context.Context, ds *appsv1.DaemonSet, select
 // canAdopt re-reads ds from the API server: only the live, undeleted
 // DaemonSet may adopt.
 func (c *Controller) canAdopt(ds *appsv1.DaemonSet) func(context.Context) error {
-	return func(ctx context.Context) error {
-		fresh, err := c.client.AppsV1().DaemonSets(ds.Namespace).Get(ctx, ds.Name, metav1.GetOptions{})
-		if err != nil {
-			return fmt.Errorf("re-read daemonset %s before adopting: %w", ds.Name, err)
-		}
-		if fresh.UID != ds.UID {
-			return fmt.Errorf("daemonset %s was replaced (uid %s, cached %s); not adopting", ds.Name, fresh.UID, ds.UID)
-		}
-		if fresh.DeletionTimestamp != nil {
-			return fmt.Errorf("daemonset %s is being deleted; not adopting", ds.Name)
-		}
-		return nil
-	}
+	return history.LiveOwner("daemonset", ds, func(ctx context.Context) (metav1.Object, error) {
+		return c.client.AppsV1().DaemonSets(ds.Namespace).Get(ctx, ds.Name, metav1.GetOptions{})
+	})
 }
 
 // nodeStates groups the daemon pods by node and decides each node's fit.

@@ -110,3 +110,22 @@ func ApplyClaim[T metav1.Object](ctx context.Context, c Claim[T], ref metav1.Own
 	}
 	return mine, errors.Join(errs...)
 }
+
+// LiveOwner is the canAdopt check of ApplyClaim for owner: get re-reads it
+// from the API server, and adoption goes ahead only if it is still the
+// same object (same UID) and not being deleted. kind names it in errors.
+func LiveOwner(kind string, owner metav1.Object, get func(context.Context) (metav1.Object, error)) func(context.Context) error {
+	return func(ctx context.Context) error {
+		fresh, err := get(ctx)
+		if err != nil {
+			return fmt.Errorf("re-read %s %s before adopting: %w", kind, owner.GetName(), err)
+		}
+		if fresh.GetUID() != owner.GetUID() {
+			return fmt.Errorf("%s %s was replaced (uid %s, cached %s); not adopting", kind, owner.GetName(), fresh.GetUID(), owner.GetUID())
+		}
+		if fresh.GetDeletionTimestamp() != nil {
+			return fmt.Errorf("%s %s is being deleted; not adopting", kind, owner.GetName())
+		}
+		return nil
+	}
+}

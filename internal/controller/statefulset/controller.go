@@ -311,19 +311,9 @@ func (c *Controller) claimPods(ctx context.Context, set *appsv1.StatefulSet, sel
 // canAdopt re-reads set from the API server: only the live, undeleted
 // StatefulSet may adopt.
 func (c *Controller) canAdopt(set *appsv1.StatefulSet) func(context.Context) error {
-	return func(ctx context.Context) error {
-		fresh, err := c.client.AppsV1().StatefulSets(set.Namespace).Get(ctx, set.Name, metav1.GetOptions{})
-		if err != nil {
-			return fmt.Errorf("re-read statefulset %s before adopting: %w", set.Name, err)
-		}
-		if fresh.UID != set.UID {
-			return fmt.Errorf("statefulset %s was replaced (uid %s, cached %s); not adopting", set.Name, fresh.UID, set.UID)
-		}
-		if fresh.DeletionTimestamp != nil {
-			return fmt.Errorf("statefulset %s is being deleted; not adopting", set.Name)
-		}
-		return nil
-	}
+	return history.LiveOwner("statefulset", set, func(ctx context.Context) (metav1.Object, error) {
+		return c.client.AppsV1().StatefulSets(set.Namespace).Get(ctx, set.Name, metav1.GetOptions{})
+	})
 }
 
 // podStatus summarises a pod, and how long until a ready pod becomes
