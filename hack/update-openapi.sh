@@ -46,6 +46,9 @@ packages=(
   k8s.io/api/authorization/v1
   k8s.io/api/authentication/v1
   k8s.io/api/policy/v1
+  k8s.io/api/flowcontrol/v1
+  k8s.io/api/admissionregistration/v1
+  k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1
 )
 
 # Gureum's own API groups: every pkg/apis/<group>/<version>. A package is

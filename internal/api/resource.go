@@ -149,7 +149,8 @@ func (r *Registry) GroupVersions() []schema.GroupVersion {
 func groupOrder(group string) int {
 	for i, g := range []string{"", "apps", "events.k8s.io", "authentication.k8s.io", "authorization.k8s.io",
 		"autoscaling", "batch", "coordination.k8s.io", "discovery.k8s.io", "networking.k8s.io",
-		"rbac.authorization.k8s.io", "storage.k8s.io", "metrics.k8s.io"} {
+		"rbac.authorization.k8s.io", "storage.k8s.io", "admissionregistration.k8s.io", "apiextensions.k8s.io",
+		"flowcontrol.apiserver.k8s.io", "metrics.k8s.io"} {
 		if g == group {
 			return i
 		}
@@ -248,6 +249,8 @@ func DefaultResources() []*Resource {
 		{GroupVersionResource: gvr("authentication.k8s.io", "v1", "selfsubjectreviews"), Kind: "SelfSubjectReview", Verbs: verbsCreateOnly},
 		{GroupVersionResource: gvr("authentication.k8s.io", "v1", "tokenreviews"), Kind: "TokenReview", Verbs: verbsCreateOnly},
 	}
+	res = append(res, admissionResources()...)
+	res = append(res, extensionResources()...)
 	res = append(res, gureumResources()...)
 	strategies := allStrategies()
 	for _, r := range res {

@@ -69,7 +69,7 @@ func (s *Strategy) fillDefaults() {
 func allStrategies() map[schema.GroupVersionResource]Strategy {
 	out := map[schema.GroupVersionResource]Strategy{}
 	for _, m := range []map[schema.GroupVersionResource]Strategy{
-		coreStrategies(), appsStrategies(), otherStrategies(),
+		coreStrategies(), appsStrategies(), otherStrategies(), admissionStrategies(), extensionStrategies(),
 	} {
 		for k, v := range m {
 			out[k] = v
