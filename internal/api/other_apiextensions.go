@@ -10,13 +10,11 @@ package api
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	extvalidation "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/validation"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -45,6 +43,11 @@ func crdStrategy() Strategy {
 			crd := obj.(*apiextensionsv1.CustomResourceDefinition)
 			crd.Status = apiextensionsv1.CustomResourceDefinitionStatus{}
 			addStorageVersion(crd)
+			// Deleting a CRD deletes its objects first; the finalizer
+			// holds the CRD until the API server has done so.
+			if !hasString(crd.Finalizers, apiextensionsv1.CustomResourceCleanupFinalizer) {
+				crd.Finalizers = append(crd.Finalizers, apiextensionsv1.CustomResourceCleanupFinalizer)
+			}
 		},
 		PrepareForUpdate: func(obj, old runtime.Object) {
 			crd, prev := obj.(*apiextensionsv1.CustomResourceDefinition), old.(*apiextensionsv1.CustomResourceDefinition)
@@ -71,14 +74,6 @@ func crdStrategy() Strategy {
 				return field.ErrorList{field.InternalError(nil, err)}
 			}
 			return extvalidation.ValidateCustomResourceDefinitionUpdate(context.Background(), in, prev)
-		},
-		Columns: []metav1.TableColumnDefinition{
-			wlNameColumn(),
-			{Name: "Created At", Type: "date", Description: metav1.ObjectMeta{}.SwaggerDoc()["creationTimestamp"]},
-		},
-		Row: func(obj runtime.Object, _ time.Time) []interface{} {
-			crd := obj.(*apiextensionsv1.CustomResourceDefinition)
-			return []interface{}{crd.Name, crd.CreationTimestamp.UTC().Format(time.RFC3339)}
 		},
 	}
 }
@@ -109,4 +104,13 @@ func internalCRD(obj runtime.Object) (*apiextensions.CustomResourceDefinition, e
 		return nil, fmt.Errorf("convert CustomResourceDefinition for validation: %w", err)
 	}
 	return out, nil
+}
+
+func hasString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"sort"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/managedfields"
 )
 
 // Resource describes one served resource: where it lives in the API and how
@@ -23,6 +25,26 @@ type Resource struct {
 	// it serves.
 	Subresources []Subresource
 	Strategy     Strategy
+
+	// Unstructured marks a custom resource: its objects are
+	// *unstructured.Unstructured, shaped by the schema of the
+	// CustomResourceDefinition that defines it.
+	Unstructured bool
+	// StorageVersion is the version objects are stored in when it differs
+	// from the served one (custom resources with several versions).
+	StorageVersion string
+	// TypeConverter is the resource's own schema for server-side apply
+	// (custom resources); nil uses the server's.
+	TypeConverter managedfields.TypeConverter
+	// ScalePaths says where a custom resource keeps what /scale reads and
+	// writes; nil for built-in kinds.
+	ScalePaths *ScalePaths
+}
+
+// ScalePaths are the JSON paths (".spec.replicas") behind a custom
+// resource's scale subresource.
+type ScalePaths struct {
+	SpecReplicas, StatusReplicas, LabelSelector string
 }
 
 // Subresource describes one subresource of a Resource.
@@ -42,6 +64,11 @@ func (r *Resource) GroupVersionKind() schema.GroupVersionKind {
 
 // New returns an empty object of the resource's kind.
 func (r *Resource) New() runtime.Object {
+	if r.Unstructured {
+		u := &unstructured.Unstructured{Object: map[string]interface{}{}}
+		u.SetGroupVersionKind(r.GroupVersionKind())
+		return u
+	}
 	obj, err := Scheme.New(r.GroupVersionKind())
 	if err != nil {
 		panic(fmt.Sprintf("resource %s has no registered kind: %v", r.GroupVersionResource, err))
@@ -51,6 +78,11 @@ func (r *Resource) New() runtime.Object {
 
 // NewList returns an empty list of the resource's kind.
 func (r *Resource) NewList() runtime.Object {
+	if r.Unstructured {
+		l := &unstructured.UnstructuredList{Object: map[string]interface{}{}}
+		l.SetGroupVersionKind(r.GroupVersionResource.GroupVersion().WithKind(r.Kind + "List"))
+		return l
+	}
 	obj, err := Scheme.New(r.GroupVersionResource.GroupVersion().WithKind(r.Kind + "List"))
 	if err != nil {
 		panic(fmt.Sprintf("resource %s has no registered list kind: %v", r.GroupVersionResource, err))
@@ -263,7 +295,7 @@ func DefaultResources() []*Resource {
 		if s, ok := strategies[r.GroupVersionResource]; ok {
 			r.Strategy = s
 		}
-		r.Strategy.fillDefaults()
+		r.Strategy.FillDefaults()
 	}
 	return res
 }

@@ -42,9 +42,14 @@ type Strategy struct {
 	// spec.nodeName, status.phase). metadata.name and metadata.namespace are
 	// added by the caller.
 	Fields func(obj runtime.Object) fields.Set
+	// Prune drops the fields a custom resource's schema does not declare
+	// and returns their paths, for fieldValidation; nil for built-in kinds,
+	// whose decoder already knows their fields.
+	Prune func(obj runtime.Object) []string
 }
 
-func (s *Strategy) fillDefaults() {
+// FillDefaults replaces nil functions with no-ops.
+func (s *Strategy) FillDefaults() {
 	if s.Default == nil {
 		s.Default = func(runtime.Object) {}
 	}
@@ -62,6 +67,9 @@ func (s *Strategy) fillDefaults() {
 	}
 	if s.Fields == nil {
 		s.Fields = func(runtime.Object) fields.Set { return fields.Set{} }
+	}
+	if s.Prune == nil {
+		s.Prune = func(runtime.Object) []string { return nil }
 	}
 }
 

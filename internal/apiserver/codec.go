@@ -202,3 +202,31 @@ func decodeInto(r *http.Request, body []byte, want schema.GroupVersionKind, into
 	}
 	return warnings, nil
 }
+
+// decodeResource decodes a body for res. A custom resource's decoder knows
+// no fields, so its schema prunes what it does not declare afterwards; the
+// pruned paths are reported by fieldValidation as decodeInto reports a
+// built-in kind's unknown fields.
+func decodeResource(r *http.Request, body []byte, res *api.Resource, into runtime.Object) ([]string, error) {
+	warnings, err := decodeInto(r, body, res.GroupVersionKind(), into)
+	if err != nil || !res.Unstructured {
+		return warnings, err
+	}
+	unknown := res.Strategy.Prune(into)
+	switch r.URL.Query().Get("fieldValidation") {
+	case "Ignore":
+		return warnings, nil
+	case "Strict":
+		if len(unknown) > 0 {
+			msgs := make([]string, len(unknown))
+			for i, p := range unknown {
+				msgs[i] = fmt.Sprintf("unknown field %q", p)
+			}
+			return nil, apierrors.NewBadRequest("strict decoding error: " + strings.Join(msgs, ", "))
+		}
+	}
+	for _, p := range unknown {
+		warnings = append(warnings, fmt.Sprintf("unknown field %q", p))
+	}
+	return warnings, nil
+}

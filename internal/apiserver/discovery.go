@@ -82,9 +82,12 @@ func wantsAggregated(r *http.Request) bool {
 	return false
 }
 
-func (s *Server) docs() *discoveryDocs {
-	s.discoveryOnce.Do(func() { s.discovery = buildDiscovery(s.reg) })
-	return &s.discovery
+func (s *Server) docs() *discoveryDocs { return s.discovery.Load() }
+
+// rebuildDiscovery builds the discovery documents from what is served now.
+func (s *Server) rebuildDiscovery() {
+	d := buildDiscovery(s.allResources())
+	s.discovery.Store(&d)
 }
 
 func (s *Server) serveDiscoveryRoot(w http.ResponseWriter, r *http.Request) {

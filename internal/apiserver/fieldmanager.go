@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	"sigs.k8s.io/structured-merge-diff/v4/fieldpath"
@@ -20,11 +21,18 @@ import (
 type fieldManagers struct {
 	tc managedfields.TypeConverter
 	mu sync.Mutex
-	m  map[string]*managedfields.FieldManager
+	m  map[fieldManagerKey]*managedfields.FieldManager
+}
+
+// fieldManagerKey is by resource pointer: a custom resource whose CRD
+// changes is a new *api.Resource with a new schema.
+type fieldManagerKey struct {
+	res         *api.Resource
+	subresource string
 }
 
 func newFieldManagers(tc managedfields.TypeConverter) fieldManagers {
-	return fieldManagers{tc: tc, m: map[string]*managedfields.FieldManager{}}
+	return fieldManagers{tc: tc, m: map[fieldManagerKey]*managedfields.FieldManager{}}
 }
 
 // strategyDefaulter applies a resource's defaults during apply, so applied
@@ -34,10 +42,16 @@ type strategyDefaulter struct{ res *api.Resource }
 func (d strategyDefaulter) Default(obj runtime.Object) { d.res.Strategy.Default(obj) }
 
 func (f *fieldManagers) get(res *api.Resource, subresource string) (*managedfields.FieldManager, error) {
-	if f.tc == nil {
+	tc := f.tc
+	var convertor runtime.ObjectConvertor = api.Scheme
+	var creater runtime.ObjectCreater = api.Scheme
+	if res.Unstructured {
+		tc, convertor, creater = res.TypeConverter, customObjects{}, customObjects{}
+	}
+	if tc == nil {
 		return nil, nil
 	}
-	key := res.GroupVersionResource.String() + "/" + subresource
+	key := fieldManagerKey{res, subresource}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if fm, ok := f.m[key]; ok {
@@ -53,7 +67,7 @@ func (f *fieldManagers) get(res *api.Resource, subresource string) (*managedfiel
 			reset = map[fieldpath.APIVersion]fieldpath.Filter{version: fieldpath.NewExcludeSetFilter(fieldpath.NewSet(fieldpath.MakePathOrDie("status")))}
 		}
 	}
-	fm, err := managedfields.NewDefaultFieldManager(f.tc, api.Scheme, strategyDefaulter{res}, api.Scheme, gvk, gvk.GroupVersion(), subresource, reset)
+	fm, err := managedfields.NewDefaultFieldManager(tc, convertor, strategyDefaulter{res}, creater, gvk, gvk.GroupVersion(), subresource, reset)
 	if err != nil {
 		return nil, fmt.Errorf("field manager for %s: %w", res.GroupVersionResource, err)
 	}
@@ -114,7 +128,7 @@ func (f *fieldManagers) scaleManager() (*managedfields.FieldManager, error) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	const key = "autoscaling/v1/Scale"
+	key := fieldManagerKey{subresource: "autoscaling/v1/Scale"}
 	if fm, ok := f.m[key]; ok {
 		return fm, nil
 	}
@@ -132,6 +146,50 @@ func (noDefaults) Default(runtime.Object) {}
 
 // replicasPath maps the parent's group version to where its replica count
 // lives, so managed fields move between the parent and its Scale.
-func replicasPath(gv schema.GroupVersion) managedfields.ResourcePathMappings {
-	return managedfields.ResourcePathMappings{gv.String(): fieldpath.MakePathOrDie("spec", "replicas")}
+func replicasPath(gv schema.GroupVersion, res *api.Resource) managedfields.ResourcePathMappings {
+	fields := specReplicasFields(res)
+	path := make([]interface{}, len(fields))
+	for i, f := range fields {
+		path[i] = f
+	}
+	return managedfields.ResourcePathMappings{gv.String(): fieldpath.MakePathOrDie(path...)}
+}
+
+// customObjects converts and creates custom resources for the field
+// manager, which the scheme cannot: their versions differ only in
+// apiVersion (no conversion webhook).
+type customObjects struct{}
+
+func (customObjects) New(gvk schema.GroupVersionKind) (runtime.Object, error) {
+	u := &unstructured.Unstructured{Object: map[string]interface{}{}}
+	u.SetGroupVersionKind(gvk)
+	return u, nil
+}
+
+func (customObjects) Convert(in, out, _ interface{}) error {
+	src, ok1 := in.(*unstructured.Unstructured)
+	dst, ok2 := out.(*unstructured.Unstructured)
+	if !ok1 || !ok2 {
+		return fmt.Errorf("convert %T to %T: only custom resources", in, out)
+	}
+	src.DeepCopyInto(dst)
+	return nil
+}
+
+func (customObjects) ConvertToVersion(in runtime.Object, target runtime.GroupVersioner) (runtime.Object, error) {
+	u, ok := in.(*unstructured.Unstructured)
+	if !ok {
+		return nil, fmt.Errorf("convert %T: only custom resources", in)
+	}
+	gvk, ok := target.KindForGroupVersionKinds([]schema.GroupVersionKind{u.GroupVersionKind()})
+	if !ok {
+		return nil, fmt.Errorf("convert %s to %v: no such version", u.GroupVersionKind(), target)
+	}
+	out := u.DeepCopy()
+	out.SetGroupVersionKind(gvk)
+	return out, nil
+}
+
+func (customObjects) ConvertFieldLabel(_ schema.GroupVersionKind, label, value string) (string, string, error) {
+	return label, value, nil
 }

@@ -8,6 +8,7 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -51,6 +52,10 @@ func structOf(obj runtime.Object) reflect.Value { return reflect.ValueOf(obj).El
 // clearStatus empties status on create for resources with a status
 // subresource; their status is written by controllers through /status.
 func clearStatus(obj runtime.Object) {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		delete(u.Object, "status")
+		return
+	}
 	if f := structOf(obj).FieldByName("Status"); f.IsValid() && f.CanSet() {
 		f.Set(reflect.Zero(f.Type()))
 	}
@@ -93,6 +98,23 @@ func keepAllBut(obj, cur runtime.Object, field string) error {
 
 // copyFields sets the top-level fields of obj that pick selects from src.
 func copyFields(obj, src runtime.Object, pick func(name string) bool) error {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		su, ok := src.(*unstructured.Unstructured)
+		if !ok {
+			return fmt.Errorf("copy fields from %T into %T", src, obj)
+		}
+		for _, k := range topLevelKeys(u, su) {
+			if !pick(goFieldName(k)) {
+				continue
+			}
+			if v, ok := su.Object[k]; ok {
+				u.Object[k] = v
+			} else {
+				delete(u.Object, k)
+			}
+		}
+		return nil
+	}
 	ov, sv := structOf(obj), structOf(src)
 	if ov.Type() != sv.Type() {
 		return fmt.Errorf("copy fields from %T into %T", src, obj)
@@ -120,6 +142,22 @@ func fromMapInto(m map[string]interface{}, obj runtime.Object) error {
 // specChanged reports whether anything but metadata and status changed;
 // that is what bumps metadata.generation.
 func specChanged(obj, cur runtime.Object) bool {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		cu, ok := cur.(*unstructured.Unstructured)
+		if !ok {
+			return true
+		}
+		for _, k := range topLevelKeys(u, cu) {
+			switch goFieldName(k) {
+			case "TypeMeta", "ObjectMeta", "Status":
+				continue
+			}
+			if !apiequality.Semantic.DeepEqual(u.Object[k], cu.Object[k]) {
+				return true
+			}
+		}
+		return false
+	}
 	ov, cv := structOf(obj), structOf(cur)
 	if ov.Type() != cv.Type() {
 		return true
@@ -144,7 +182,7 @@ func specChanged(obj, cur runtime.Object) bool {
 // would put noise in `kubectl get -o yaml` and `kubectl diff`.
 func tracksGeneration(res *api.Resource) bool {
 	gvr := res.GroupVersionResource
-	if isGureumGroup(gvr.Group) {
+	if isGureumGroup(gvr.Group) || res.Unstructured {
 		return true
 	}
 	switch gvr.GroupResource() {
@@ -183,6 +221,16 @@ func namespaceFinalizing(res *api.Resource, obj runtime.Object) bool {
 
 // toPartial returns obj's metadata as a PartialObjectMetadata.
 func toPartial(obj runtime.Object, version string) (*metav1.PartialObjectMetadata, error) {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		p := &metav1.PartialObjectMetadata{}
+		if m, ok := u.Object["metadata"].(map[string]interface{}); ok {
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(m, &p.ObjectMeta); err != nil {
+				return nil, fmt.Errorf("metadata of %s: %w", u.GetName(), err)
+			}
+		}
+		p.SetGroupVersionKind(schema.GroupVersionKind{Group: "meta.k8s.io", Version: orDefault(version, "v1"), Kind: "PartialObjectMetadata"})
+		return p, nil
+	}
 	acc, ok := obj.(metav1.ObjectMetaAccessor)
 	if !ok {
 		return nil, fmt.Errorf("%T has no ObjectMeta", obj)
@@ -201,4 +249,33 @@ func orDefault(s, d string) string {
 		return d
 	}
 	return s
+}
+
+// goFieldName maps a custom resource's top-level key to the field name of
+// the typed structs the helpers above reason about: custom resources are
+// separated into spec and status exactly like built-in kinds.
+func goFieldName(key string) string {
+	switch key {
+	case "apiVersion", "kind":
+		return "TypeMeta"
+	case "metadata":
+		return "ObjectMeta"
+	case "status":
+		return "Status"
+	}
+	return key
+}
+
+// topLevelKeys is the union of two objects' top-level keys.
+func topLevelKeys(a, b *unstructured.Unstructured) []string {
+	keys := make([]string, 0, len(a.Object)+len(b.Object))
+	for k := range a.Object {
+		keys = append(keys, k)
+	}
+	for k := range b.Object {
+		if _, ok := a.Object[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	return keys
 }

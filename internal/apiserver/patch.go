@@ -35,7 +35,7 @@ func (q *request) patch() {
 	isApply := false
 	switch pt {
 	case types.JSONPatchType, types.MergePatchType, types.StrategicMergePatchType:
-		if pt == types.StrategicMergePatchType && isGureumGroup(q.res.GroupVersionResource.Group) {
+		if pt == types.StrategicMergePatchType && (isGureumGroup(q.res.GroupVersionResource.Group) || q.res.Unstructured) {
 			q.fail(apierrors.NewGenericServerResponse(http.StatusUnsupportedMediaType, "patch", q.gr, q.info.Name,
 				"strategic merge patch is not supported for "+q.gr.String()+"; use a merge patch (--type=merge) or a JSON patch", 0, false))
 			return
@@ -52,7 +52,11 @@ func (q *request) patch() {
 		}
 		force := q.r.URL.Query().Get("force") == "true"
 		applied := &unstructured.Unstructured{}
-		jsonBody, err := yaml.YAMLToJSON(body)
+		toJSON := yaml.YAMLToJSON
+		if q.r.URL.Query().Get("fieldValidation") == "Strict" {
+			toJSON = yaml.YAMLToJSONStrict // duplicate keys are errors
+		}
+		jsonBody, err := toJSON(body)
 		if err != nil {
 			q.fail(apierrors.NewBadRequest(fmt.Sprintf("decode apply body: %v", err)))
 			return
@@ -135,7 +139,7 @@ func (q *request) applyPatch(pt types.PatchType, patch []byte, cur runtime.Objec
 	obj := q.res.New()
 	r := q.r.Clone(q.r.Context())
 	r.Header.Set("Content-Type", mediaJSON)
-	warnings, err := decodeInto(r, patched, q.res.GroupVersionKind(), obj)
+	warnings, err := decodeResource(r, patched, q.res, obj)
 	if err != nil {
 		return nil, err
 	}

@@ -22,7 +22,7 @@ import (
 // serveResource handles every request on a resource path.
 func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, info requestInfo, user UserInfo) {
 	gvr := schema.GroupVersionResource{Group: info.Group, Version: info.Version, Resource: info.Resource}
-	res, ok := s.reg.Lookup(gvr)
+	res, cache, ok := s.lookup(gvr)
 	gr := gvr.GroupResource()
 	if !ok {
 		writeError(w, r, apierrors.NewNotFound(gr, info.Name), gr, info.Name)
@@ -59,7 +59,7 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, info requ
 		writeError(w, r, apierrors.NewMethodNotSupported(gr, info.Verb), gr, info.Name)
 		return
 	}
-	req := &request{s: s, w: w, r: r, res: res, info: info, gr: gr, user: user}
+	req := &request{s: s, w: w, r: r, res: res, c: cache, info: info, gr: gr, user: user}
 	switch info.Subresource {
 	case "":
 	case "status", "finalize":
@@ -121,6 +121,7 @@ type request struct {
 	w    http.ResponseWriter
 	r    *http.Request
 	res  *api.Resource
+	c    *resourceCache
 	info requestInfo
 	gr   schema.GroupResource
 	user UserInfo
@@ -138,7 +139,7 @@ func (q *request) key(ns, name string) string {
 	return q.res.StorageKey() + "/" + name
 }
 
-func (q *request) cache() *resourceCache { return q.s.caches[q.res.GroupVersionResource] }
+func (q *request) cache() *resourceCache { return q.c }
 
 // respond writes obj in the negotiated form with the given status code.
 func (q *request) respond(code int, obj runtime.Object) {
@@ -186,6 +187,7 @@ func (q *request) readCurrent(ctx context.Context, ns, name string) (runtime.Obj
 		return nil, 0, fmt.Errorf("decode stored %s %s: %w", q.gr, name, err)
 	}
 	setRV(obj, kv.ModRevision)
+	// A custom resource may be stored in another version of its CRD.
 	obj.GetObjectKind().SetGroupVersionKind(q.res.GroupVersionKind())
 	return obj, kv.ModRevision, nil
 }
@@ -206,7 +208,12 @@ func encodeForStorage(res *api.Resource, obj runtime.Object) ([]byte, error) {
 	rv := a.GetResourceVersion()
 	a.SetResourceVersion("")
 	defer a.SetResourceVersion(rv)
-	obj.GetObjectKind().SetGroupVersionKind(res.GroupVersionKind())
+	gvk := res.GroupVersionKind()
+	if res.StorageVersion != "" {
+		gvk.Version = res.StorageVersion
+	}
+	obj.GetObjectKind().SetGroupVersionKind(gvk)
+	defer obj.GetObjectKind().SetGroupVersionKind(res.GroupVersionKind())
 	return json.Marshal(obj)
 }
 

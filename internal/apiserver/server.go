@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/managedfields"
@@ -58,8 +59,14 @@ type Config struct {
 	// non-resource URLs (RBAC verbs get/head to pull, post/put/patch/delete
 	// to push).
 	Images http.Handler
-	Clock  clock.Clock
-	Log    *slog.Logger
+	// OnCustomResourcesChanged is called with the CRDs whose resources are
+	// served, whenever that set changes (to rebuild OpenAPI).
+	OnCustomResourcesChanged func([]*apiextensionsv1.CustomResourceDefinition)
+	// CustomTypeConverter builds the server-side apply schema of one
+	// version of a CRD; nil leaves custom resources without managedFields.
+	CustomTypeConverter func(crd *apiextensionsv1.CustomResourceDefinition, version string) (managedfields.TypeConverter, error)
+	Clock               clock.Clock
+	Log                 *slog.Logger
 }
 
 // UserInfo is an authenticated caller.
@@ -85,9 +92,11 @@ type Server struct {
 	nodeTransportOnce sync.Once
 	nodeTr            *http.Transport
 	nodeTransportErr  error
-	// discovery documents are built once: the set of resources is fixed.
-	discoveryOnce sync.Once
-	discovery     discoveryDocs
+	// discovery documents are rebuilt when custom resources change.
+	discovery atomic.Pointer[discoveryDocs]
+	// custom holds the served custom resources, by group/version/resource.
+	customMu sync.RWMutex
+	custom   map[schema.GroupVersionResource]*customResource
 }
 
 // New builds a server; Run starts it.
@@ -111,6 +120,7 @@ func New(cfg Config) (*Server, error) {
 		caches: map[schema.GroupVersionResource]*resourceCache{},
 		log:    cfg.Log,
 		clock:  cfg.Clock,
+		custom: map[schema.GroupVersionResource]*customResource{},
 	}
 	for _, res := range cfg.Registry.All() {
 		if isVirtual(res) {
@@ -120,6 +130,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.alloc = newAllocator(cfg.ServiceCIDR, cfg.NodePortMin, cfg.NodePortMax)
 	s.fieldMgr = newFieldManagers(cfg.TypeConverter)
+	s.rebuildDiscovery()
 	return s, nil
 }
 
@@ -140,6 +151,8 @@ func (s *Server) Run(ctx context.Context) error {
 		c := c
 		g.Go(func() error { return c.Run(gctx) })
 	}
+	crdsSynced := make(chan struct{})
+	g.Go(func() error { return s.runCustomResources(gctx, crdsSynced) })
 	g.Go(func() error {
 		t := time.NewTicker(bookmarkInterval)
 		defer t.Stop()
@@ -151,6 +164,11 @@ func (s *Server) Run(ctx context.Context) error {
 				for _, c := range s.caches {
 					c.sendBookmarks()
 				}
+				s.customMu.RLock()
+				for _, cr := range s.custom {
+					cr.cache.sendBookmarks()
+				}
+				s.customMu.RUnlock()
 			}
 		}
 	})
@@ -177,6 +195,11 @@ func (s *Server) Run(ctx context.Context) error {
 			case <-gctx.Done():
 				return nil
 			}
+		}
+		select {
+		case <-crdsSynced:
+		case <-gctx.Done():
+			return nil
 		}
 		s.ready.Store(true)
 		s.log.Info("api server ready", "address", s.cfg.Listener.Addr().String())

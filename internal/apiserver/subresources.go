@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"strings"
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -22,14 +23,19 @@ import (
 	"sigs.k8s.io/yaml"
 
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
+
+	"github.com/gureum/gureum/internal/api"
 )
 
 // scaleOf reads spec.replicas, status.replicas and the selector of any
 // scalable workload through its unstructured form.
-func scaleOf(obj runtime.Object) (*autoscalingv1.Scale, error) {
+func scaleOf(res *api.Resource, obj runtime.Object) (*autoscalingv1.Scale, error) {
 	m, err := toMap(obj)
 	if err != nil {
 		return nil, err
+	}
+	if p := res.ScalePaths; p != nil {
+		return customScaleOf(p, m, obj)
 	}
 	a, _ := meta.Accessor(obj)
 	sc := &autoscalingv1.Scale{ObjectMeta: metav1.ObjectMeta{
@@ -103,7 +109,7 @@ func (q *request) serveScale() {
 			q.fail(err)
 			return
 		}
-		sc, err := scaleOf(obj)
+		sc, err := scaleOf(q.res, obj)
 		if err != nil {
 			q.fail(err)
 			return
@@ -137,12 +143,12 @@ func (q *request) serveScale() {
 		force := q.r.URL.Query().Get("force") == "true"
 		parentGV := q.res.GroupVersionResource.GroupVersion()
 		out, _, err := q.s.updateObject(ctx, q, func(cur runtime.Object) (runtime.Object, error) {
-			curScale, err := scaleOf(cur)
+			curScale, err := scaleOf(q.res, cur)
 			if err != nil {
 				return nil, err
 			}
 			ca, _ := meta.Accessor(cur)
-			handler := managedfields.NewScaleHandler(ca.GetManagedFields(), parentGV, replicasPath(parentGV))
+			handler := managedfields.NewScaleHandler(ca.GetManagedFields(), parentGV, replicasPath(parentGV, q.res))
 			if fm != nil {
 				entries, err := handler.ToSubresource()
 				if err != nil {
@@ -204,12 +210,9 @@ func (q *request) serveScale() {
 			if err != nil {
 				return nil, err
 			}
-			spec, _ := m["spec"].(map[string]interface{})
-			if spec == nil {
-				spec = map[string]interface{}{}
-				m["spec"] = spec
+			if err := unstructured.SetNestedField(m, int64(want.Spec.Replicas), specReplicasFields(q.res)...); err != nil {
+				return nil, fmt.Errorf("set replicas: %w", err)
 			}
-			spec["replicas"] = int64(want.Spec.Replicas)
 			if md, ok := m["metadata"].(map[string]interface{}); ok {
 				// The Scale's precondition was checked above.
 				delete(md, "resourceVersion")
@@ -227,7 +230,7 @@ func (q *request) serveScale() {
 			q.fail(err)
 			return
 		}
-		sc, err := scaleOf(out)
+		sc, err := scaleOf(q.res, out)
 		if err != nil {
 			q.fail(err)
 			return
@@ -366,4 +369,40 @@ func mediaTypeOnly(ct string) string {
 		return ct
 	}
 	return mt
+}
+
+// customScaleOf reads a custom resource's Scale from the paths its CRD
+// names; the selector path holds a selector in string form.
+func customScaleOf(p *api.ScalePaths, m map[string]interface{}, obj runtime.Object) (*autoscalingv1.Scale, error) {
+	a, _ := meta.Accessor(obj)
+	sc := &autoscalingv1.Scale{ObjectMeta: metav1.ObjectMeta{
+		Name: a.GetName(), Namespace: a.GetNamespace(), UID: a.GetUID(),
+		ResourceVersion: a.GetResourceVersion(), CreationTimestamp: a.GetCreationTimestamp(),
+	}}
+	if v, ok, _ := unstructured.NestedFieldNoCopy(m, pathFields(p.SpecReplicas)...); ok {
+		sc.Spec.Replicas = int32(toInt(v))
+	}
+	if v, ok, _ := unstructured.NestedFieldNoCopy(m, pathFields(p.StatusReplicas)...); ok {
+		sc.Status.Replicas = int32(toInt(v))
+	}
+	if p.LabelSelector != "" {
+		if v, ok, _ := unstructured.NestedString(m, pathFields(p.LabelSelector)...); ok {
+			sc.Status.Selector = v
+		}
+	}
+	sc.SetGroupVersionKind(autoscalingv1.SchemeGroupVersion.WithKind("Scale"))
+	return sc, nil
+}
+
+// specReplicasFields is where the resource keeps its desired replicas.
+func specReplicasFields(res *api.Resource) []string {
+	if res.ScalePaths != nil {
+		return pathFields(res.ScalePaths.SpecReplicas)
+	}
+	return []string{"spec", "replicas"}
+}
+
+// pathFields splits a CRD's simple JSON path (".spec.replicas").
+func pathFields(path string) []string {
+	return strings.Split(strings.TrimPrefix(path, "."), ".")
 }

@@ -36,7 +36,7 @@ func (q *request) create() {
 		return
 	}
 	obj := q.res.New()
-	warnings, err := decodeInto(q.r, body, q.res.GroupVersionKind(), obj)
+	warnings, err := decodeResource(q.r, body, q.res, obj)
 	if err != nil {
 		q.fail(err)
 		return
@@ -208,7 +208,7 @@ func (q *request) update() {
 		return
 	}
 	in := q.res.New()
-	warnings, err := decodeInto(q.r, body, q.res.GroupVersionKind(), in)
+	warnings, err := decodeResource(q.r, body, q.res, in)
 	if err != nil {
 		q.fail(err)
 		return

@@ -166,12 +166,14 @@ func RunServer(ctx context.Context, cfg ServerConfig) error {
 		Tokens: map[string]apiserver.UserInfo{
 			nodeToken: {Name: "gureum-node", Groups: []string{"system:nodes"}},
 		},
-		ServiceCIDR:   serviceNet,
-		Images:        images,
-		OpenAPI:       oapi,
-		TypeConverter: oapi.TypeConverter(),
-		Clock:         clock.RealClock{},
-		Log:           log.With("component", "apiserver"),
+		ServiceCIDR:              serviceNet,
+		Images:                   images,
+		OpenAPI:                  oapi,
+		TypeConverter:            oapi.TypeConverter(),
+		OnCustomResourcesChanged: oapi.SetCustomResources,
+		CustomTypeConverter:      oapi.CustomTypeConverter,
+		Clock:                    clock.RealClock{},
+		Log:                      log.With("component", "apiserver"),
 	})
 	if err != nil {
 		return err

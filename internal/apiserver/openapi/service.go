@@ -32,8 +32,28 @@ import (
 type Service struct {
 	builder *specBuilder
 	mux     *http.ServeMux
+	v2      *handler.OpenAPIService
+	v3      *handler3.OpenAPIService
+	keysMu  sync.RWMutex
 	v3Keys  map[string]bool // "api/v1", "apis/apps/v1"
 	tc      *lazyTypeConverter
+	custom  customState
+}
+
+func (s *Service) setV3Key(key string, on bool) {
+	s.keysMu.Lock()
+	defer s.keysMu.Unlock()
+	if on {
+		s.v3Keys[key] = true
+	} else {
+		delete(s.v3Keys, key)
+	}
+}
+
+func (s *Service) hasV3Key(key string) bool {
+	s.keysMu.RLock()
+	defer s.keysMu.RUnlock()
+	return s.v3Keys[key]
 }
 
 // New describes the registry's resources. It fails when a served kind is
@@ -46,7 +66,7 @@ func New(reg *api.Registry) (*Service, error) {
 	if err := b.checkDefinitions(); err != nil {
 		return nil, fmt.Errorf("openapi: %w", err)
 	}
-	s := &Service{builder: b, mux: http.NewServeMux(), v3Keys: map[string]bool{}}
+	s := &Service{builder: b, mux: http.NewServeMux(), v3Keys: map[string]bool{}, custom: customState{v3: map[string]bool{}}}
 	s.tc = &lazyTypeConverter{build: b.typeConverter}
 
 	// The etag passed to the cache only says "this source never changes";
@@ -58,11 +78,13 @@ func New(reg *api.Registry) (*Service, error) {
 	// kube-openapi's handler negotiates JSON or protobuf (kubectl asks for
 	// protobuf), gzips, and answers If-None-Match from the ETag.
 	v2.RegisterOpenAPIVersionedService("/openapi/v2", s.mux)
+	s.v2 = v2
 
 	v3 := handler3.NewOpenAPIService()
+	s.v3 = v3
 	for _, gv := range b.gvs {
 		key := gvKey(gv)
-		s.v3Keys[key] = true
+		s.setV3Key(key, true)
 		v3.UpdateGroupVersionLazy(key, cached.Once(cached.Func(func() (*spec3.OpenAPI, string, error) {
 			doc, err := b.v3(gv)
 			return doc, "static", err
@@ -75,7 +97,7 @@ func New(reg *api.Registry) (*Service, error) {
 	s.mux.Handle("/openapi/v3", gziphandler.GzipHandler(http.HandlerFunc(v3.HandleDiscovery)))
 	s.mux.Handle("/openapi/v3/", gziphandler.GzipHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// handler3 answers an unknown group-version with an empty 200.
-		if !s.v3Keys[strings.TrimPrefix(r.URL.Path, "/openapi/v3/")] {
+		if !s.hasV3Key(strings.TrimPrefix(r.URL.Path, "/openapi/v3/")) {
 			http.NotFound(w, r)
 			return
 		}
