@@ -241,8 +241,8 @@ func (c *resourceCache) record(ev cacheEvent) {
 }
 
 func (c *resourceCache) decode(key string, value []byte, rev int64) (*entry, error) {
-	obj := c.res.New()
-	if _, _, err := api.Codecs.UniversalDeserializer().Decode(value, nil, obj); err != nil {
+	obj, err := decodeStored(c.res, value)
+	if err != nil {
 		return nil, fmt.Errorf("decode %s: %w", key, err)
 	}
 	return newEntry(c.res, strings.TrimPrefix(key, c.prefix), obj, rev)

@@ -22,7 +22,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apimachinery/pkg/watch"
 
-	"github.com/gureum/gureum/internal/api"
 	"github.com/gureum/gureum/internal/store"
 )
 
@@ -205,8 +204,8 @@ func (q *request) listFromStore(ctx context.Context, f filter, rev int64, startK
 		if key < startKey {
 			continue
 		}
-		obj := q.res.New()
-		if _, _, err := api.Codecs.UniversalDeserializer().Decode(kv.Value, nil, obj); err != nil {
+		obj, err := decodeStored(q.res, kv.Value)
+		if err != nil {
 			return nil, 0, fmt.Errorf("decode %s: %w", kv.Key, err)
 		}
 		e, err := newEntry(q.res, key, obj, kv.ModRevision)

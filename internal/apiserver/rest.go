@@ -182,14 +182,28 @@ func (q *request) readCurrent(ctx context.Context, ns, name string) (runtime.Obj
 		}
 		return nil, 0, err
 	}
-	obj := q.res.New()
-	if _, _, err := api.Codecs.UniversalDeserializer().Decode(kv.Value, nil, obj); err != nil {
+	obj, err := decodeStored(q.res, kv.Value)
+	if err != nil {
 		return nil, 0, fmt.Errorf("decode stored %s %s: %w", q.gr, name, err)
 	}
 	setRV(obj, kv.ModRevision)
-	// A custom resource may be stored in another version of its CRD.
-	obj.GetObjectKind().SetGroupVersionKind(q.res.GroupVersionKind())
 	return obj, kv.ModRevision, nil
+}
+
+// decodeStored decodes an object as etcd holds it. A custom resource may
+// be stored in another version of its CRD, and was written under an older
+// schema: it is served in the requested version with today's defaults, as
+// Kubernetes serves it.
+func decodeStored(res *api.Resource, data []byte) (runtime.Object, error) {
+	obj := res.New()
+	if _, _, err := api.Codecs.UniversalDeserializer().Decode(data, nil, obj); err != nil {
+		return nil, err
+	}
+	obj.GetObjectKind().SetGroupVersionKind(res.GroupVersionKind())
+	if res.Unstructured {
+		res.Strategy.Default(obj)
+	}
+	return obj, nil
 }
 
 func setRV(obj runtime.Object, rev int64) {
