@@ -39,6 +39,25 @@ type Resource struct {
 	// ScalePaths says where a custom resource keeps what /scale reads and
 	// writes; nil for built-in kinds.
 	ScalePaths *ScalePaths
+	// StoredAs is set for a resource that shares another's storage in
+	// another shape (autoscaling/v1 HorizontalPodAutoscalers are kept as
+	// autoscaling/v2 ones, events.k8s.io Events as core Events), so both
+	// views always show the same objects.
+	StoredAs *StoredAs
+}
+
+// StoredAs converts a resource's objects to and from the kind etcd holds.
+type StoredAs struct {
+	// Resource is where the objects live (its StorageKey).
+	Resource schema.GroupVersionResource
+	// Kind is the kind written to etcd.
+	Kind schema.GroupVersionKind
+	// ToStored converts a served object to the stored kind. What the
+	// served version cannot express travels in annotations, as Kubernetes
+	// does between versions.
+	ToStored func(obj runtime.Object) (runtime.Object, error)
+	// FromStored converts a stored object to the served kind.
+	FromStored func(stored runtime.Object) (runtime.Object, error)
 }
 
 // ScalePaths are the JSON paths (".spec.replicas") behind a custom
@@ -109,6 +128,13 @@ func (r *Resource) Subresource(name string) (Subresource, bool) {
 // StorageKey is the etcd key prefix for the resource, as Kubernetes lays it
 // out: /registry/<group>/<resource> (core resources have no group segment).
 func (r *Resource) StorageKey() string {
+	if r.StoredAs != nil {
+		gvr := r.StoredAs.Resource
+		if gvr.Group == "" {
+			return "/registry/" + gvr.Resource
+		}
+		return "/registry/" + gvr.Group + "/" + gvr.Resource
+	}
 	if r.GroupVersionResource.Group == "" {
 		return "/registry/" + r.GroupVersionResource.Resource
 	}

@@ -129,7 +129,7 @@ func (s *Server) serveGroupDiscovery(w http.ResponseWriter, r *http.Request, inf
 	if info.APIPrefix == "apis" && info.Version == "" {
 		// /apis/<group> with no version segment parses with the group as
 		// the only part.
-		if body, ok := d.groups[strings.TrimPrefix(info.Path, "/apis/")]; ok {
+		if body, ok := d.groups[strings.Trim(strings.TrimPrefix(info.Path, "/apis/"), "/")]; ok {
 			writeRaw(w, "application/json", body)
 			return
 		}

@@ -182,7 +182,7 @@ func specChanged(obj, cur runtime.Object) bool {
 // would put noise in `kubectl get -o yaml` and `kubectl diff`.
 func tracksGeneration(res *api.Resource) bool {
 	gvr := res.GroupVersionResource
-	if isGureumGroup(gvr.Group) || res.Unstructured {
+	if isGureumGroup(gvr.Group) || res.Unstructured || gvr.Group == "apiextensions.k8s.io" {
 		return true
 	}
 	switch gvr.GroupResource() {

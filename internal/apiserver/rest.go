@@ -195,6 +195,21 @@ func (q *request) readCurrent(ctx context.Context, ns, name string) (runtime.Obj
 // schema: it is served in the requested version with today's defaults, as
 // Kubernetes serves it.
 func decodeStored(res *api.Resource, data []byte) (runtime.Object, error) {
+	if sa := res.StoredAs; sa != nil {
+		stored, err := api.Scheme.New(sa.Kind)
+		if err != nil {
+			return nil, err
+		}
+		if _, _, err := api.Codecs.UniversalDeserializer().Decode(data, nil, stored); err != nil {
+			return nil, err
+		}
+		obj, err := sa.FromStored(stored)
+		if err != nil {
+			return nil, err
+		}
+		obj.GetObjectKind().SetGroupVersionKind(res.GroupVersionKind())
+		return obj, nil
+	}
 	obj := res.New()
 	if _, _, err := api.Codecs.UniversalDeserializer().Decode(data, nil, obj); err != nil {
 		return nil, err
@@ -215,6 +230,19 @@ func setRV(obj runtime.Object, rev int64) {
 // encodeForStorage writes obj as stored in etcd: JSON without a
 // resourceVersion (the etcd revision is the version).
 func encodeForStorage(res *api.Resource, obj runtime.Object) ([]byte, error) {
+	if sa := res.StoredAs; sa != nil {
+		stored, err := sa.ToStored(obj)
+		if err != nil {
+			return nil, fmt.Errorf("convert %s to %s: %w", res.GroupVersionKind(), sa.Kind, err)
+		}
+		a, err := meta.Accessor(stored)
+		if err != nil {
+			return nil, err
+		}
+		a.SetResourceVersion("")
+		stored.GetObjectKind().SetGroupVersionKind(sa.Kind)
+		return json.Marshal(stored)
+	}
 	a, err := meta.Accessor(obj)
 	if err != nil {
 		return nil, err

@@ -119,6 +119,11 @@ func (s *Server) createObject(ctx context.Context, q *request, obj runtime.Objec
 		if err != nil {
 			return nil, err
 		}
+		qconds, qops, err := s.admitQuota(ctx, q.res, obj, nil)
+		if err != nil {
+			return nil, err
+		}
+		conds, ops = append(conds, qconds...), append(ops, qops...)
 		if q.dryRun() {
 			return obj, nil
 		}
@@ -144,7 +149,8 @@ func (s *Server) createObject(ctx context.Context, q *request, obj runtime.Objec
 			if err := s.alloc.requestedTaken(base, cf.Key); err != nil {
 				return nil, err
 			}
-			// A random allocation was taken concurrently: pick again.
+			// A random allocation was taken, or a quota charged, concurrently:
+			// pick and charge again.
 			if attempt < 20 {
 				continue
 			}
@@ -355,6 +361,13 @@ func (s *Server) finishUpdate(ctx context.Context, q *request, cur runtime.Objec
 	if err != nil {
 		return nil, false, err
 	}
+	if a.GetDeletionTimestamp() == nil {
+		qconds, qops, err := s.admitQuota(ctx, q.res, obj, cur)
+		if err != nil {
+			return nil, false, err
+		}
+		conds, ops = append(conds, qconds...), append(ops, qops...)
+	}
 	key := q.key(ca.GetNamespace(), ca.GetName())
 	// Removing the last finalizer of an object being deleted deletes it.
 	if a.GetDeletionTimestamp() != nil && len(a.GetFinalizers()) == 0 && !waitsForNode(q.res, obj) && !namespaceFinalizing(q.res, obj) {
@@ -391,7 +404,7 @@ func (s *Server) finishUpdate(ctx context.Context, q *request, cur runtime.Objec
 		if errors.As(err, &cf) && cf.Key == key && !cf.Exists {
 			return nil, false, apierrors.NewNotFound(q.gr, q.info.Name)
 		}
-		if errors.As(err, &cf) && cf.Key == key {
+		if errors.As(err, &cf) && (cf.Key == key || isQuotaKey(cf.Key)) {
 			return nil, false, store.ErrConflict
 		}
 		return nil, false, err

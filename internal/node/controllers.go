@@ -24,6 +24,7 @@ import (
 	"github.com/gureum/gureum/internal/controller/nodeipam"
 	"github.com/gureum/gureum/internal/controller/nodelifecycle"
 	"github.com/gureum/gureum/internal/controller/replicaset"
+	"github.com/gureum/gureum/internal/controller/resourcequota"
 	"github.com/gureum/gureum/internal/controller/rootca"
 	"github.com/gureum/gureum/internal/controller/serviceaccount"
 	"github.com/gureum/gureum/internal/controller/servicelb"
@@ -86,6 +87,7 @@ func (c controlLoops) workloadLoops(f informers.SharedInformerFactory, meta meta
 		endpointslice.New(c.Client, f, c.Clock, named("endpointslice-controller")),
 		endpoints.New(c.Client, f, c.Clock, named("endpoints-controller")),
 		servicelb.New(c.Client, f, c.Clock, named("service-lb-controller"), c.LBPool),
+		resourcequota.New(c.Client, f, c.Clock, named("resourcequota-controller")),
 		c.DNS,
 	}
 }
