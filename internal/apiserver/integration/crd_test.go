@@ -292,8 +292,48 @@ func TestCustomResourcesWithClientGo(t *testing.T) {
 		t.Fatalf("get after delete: %v", err)
 	}
 
-	// Names another CRD holds are not accepted and not served.
+	// A CRD change reaches what is served: a new defaulted field shows on
+	// objects already stored (defaulting on read) and in /openapi/v2.
+	keep, err := cts.Create(ctx, &unstructured.Unstructured{Object: map[string]interface{}{
+		"apiVersion": "stable.example.com/v1", "kind": "CronTab", "metadata": map[string]interface{}{"name": "kept"},
+		"spec": map[string]interface{}{"cronSpec": "* * * * *", "image": "x"},
+	}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Served once before the change, so a stale cached document would show.
+	if raw, err := s.Client.Discovery().RESTClient().Get().AbsPath("/openapi/v2").DoRaw(ctx); err != nil || !strings.Contains(string(raw), "com.example.stable.v1.CronTab") {
+		t.Fatalf("/openapi/v2 before the change: %v (CronTab present: %v)", err, strings.Contains(string(raw), "com.example.stable.v1.CronTab"))
+	}
 	ext := apiextensionsclient.NewForConfigOrDie(s.Config)
+	if _, err := ext.ApiextensionsV1().CustomResourceDefinitions().Patch(ctx, "crontabs.stable.example.com", types.JSONPatchType, []byte(`[
+		{"op":"add","path":"/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/timezone",
+		 "value":{"type":"string","default":"UTC","description":"Zone the schedule is read in."}}]`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		got, err := cts.Get(ctx, keep.GetName(), metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		tz, _, _ := unstructured.NestedString(got.Object, "spec", "timezone")
+		return tz == "UTC", nil
+	})
+	if err != nil {
+		t.Fatalf("stored object not defaulted on read after the CRD gained a default: %v", err)
+	}
+	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		raw, err := s.Client.Discovery().RESTClient().Get().AbsPath("/openapi/v2").DoRaw(ctx)
+		if err != nil {
+			return false, err
+		}
+		return strings.Contains(string(raw), "Zone the schedule is read in."), nil
+	})
+	if err != nil {
+		t.Fatalf("/openapi/v2 does not show the CRD's new field: %v", err)
+	}
+
+	// Names another CRD holds are not accepted and not served.
 	clash := &apiextensionsv1.CustomResourceDefinition{
 		ObjectMeta: metav1.ObjectMeta{Name: "crontabz.stable.example.com"},
 		Spec: apiextensionsv1.CustomResourceDefinitionSpec{

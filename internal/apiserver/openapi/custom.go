@@ -25,6 +25,8 @@ type customState struct {
 	mu sync.Mutex
 	// v3 holds the keys ("apis/stable.example.com/v1") of custom documents.
 	v3 map[string]bool
+	// generation numbers the updates, for etags.
+	generation int
 	// metaOnce builds the meta schemas custom resources reference.
 	metaOnce    sync.Once
 	metaSchemas map[string]*spec.Schema
@@ -52,6 +54,10 @@ func (s *Service) SetCustomResources(crds []*apiextensionsv1.CustomResourceDefin
 
 	s.custom.mu.Lock()
 	defer s.custom.mu.Unlock()
+	// kube-openapi's handlers re-serialize a document only when its etag
+	// changes, so every update carries a new one.
+	s.custom.generation++
+	etag := fmt.Sprintf("custom-%d", s.custom.generation)
 	for key := range s.custom.v3 {
 		if _, ok := byGV[key]; !ok {
 			s.v3.DeleteGroupVersion(key)
@@ -71,7 +77,7 @@ func (s *Service) SetCustomResources(crds []*apiextensionsv1.CustomResourceDefin
 				docs = append(docs, d)
 			}
 			doc, err := builder.MergeSpecsV3(docs...)
-			return doc, "custom", err
+			return doc, etag, err
 		})))
 		s.custom.v3[key] = true
 		s.setV3Key(key, true)
@@ -90,7 +96,7 @@ func (s *Service) SetCustomResources(crds []*apiextensionsv1.CustomResourceDefin
 			specs = append(specs, sw)
 		}
 		merged, err := builder.MergeSpecs(static, specs...)
-		return merged, "custom", err
+		return merged, etag, err
 	})))
 }
 
