@@ -1,8 +1,10 @@
 // Package apiserver owns Gureum's Kubernetes-compatible HTTP API: discovery,
 // OpenAPI, CRUD, watch, patch, server-side apply, subresources, Table
-// output, authentication, authorization and admission. It serves the
-// resources described by internal/api and keeps their objects in
-// internal/store, serving list and watch from a per-resource watch cache.
+// output, authentication, authorization and admission (namespaces,
+// quotas). It serves the resources described by internal/api and the custom
+// resources its CustomResourceDefinitions define (crd.go), keeps their
+// objects in internal/store, and serves list and watch from a per-resource
+// watch cache.
 // Only internal/node builds a Server.
 package apiserver
 
