@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"fmt"
 	"net/http"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -16,6 +17,13 @@ import (
 // may they.
 func (s *Server) serveReview(w http.ResponseWriter, r *http.Request, res *api.Resource, info requestInfo, user UserInfo) {
 	q := &request{s: s, w: w, r: r, res: res, info: info, gr: res.GroupVersionResource.GroupResource(), user: user}
+	if as := negotiateOutput(r).as; as != "" {
+		// A review is computed, not stored: it has no metadata to show as
+		// a Table or PartialObjectMetadata, so Kubernetes answers 406.
+		q.fail(apierrors.NewGenericServerResponse(http.StatusNotAcceptable, "create", q.gr, "",
+			fmt.Sprintf("%s cannot be returned as %s; ask for the object itself", q.gr, as), 0, false))
+		return
+	}
 	body, err := readBody(r)
 	if err != nil {
 		q.fail(err)

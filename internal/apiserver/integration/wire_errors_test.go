@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"io"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	"net/http"
 	"strings"
 	"testing"
@@ -44,6 +45,14 @@ func TestWireErrorStatusCodesAndReasons(t *testing.T) {
 			Do(ctx).Error()
 		wantReason(t, err, http.StatusBadRequest, metav1.StatusReasonBadRequest)
 		assertNoConfigMaps(t)
+	})
+
+	t.Run("ReviewAsTableIs406NotAcceptable", func(t *testing.T) {
+		sar := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
+			NonResourceAttributes: &authorizationv1.NonResourceAttributes{Path: "/", Verb: "get"}}}
+		err := s.Client.AuthorizationV1().RESTClient().Post().Resource("selfsubjectaccessreviews").
+			SetHeader("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io").Body(sar).Do(ctx).Error()
+		wantReason(t, err, http.StatusNotAcceptable, metav1.StatusReasonNotAcceptable)
 	})
 
 	t.Run("PodWithoutContainersIs422InvalidWithFieldCause", func(t *testing.T) {
