@@ -280,6 +280,9 @@ func (c *Controller) reconcile(ctx context.Context, key string) error {
 
 func (c *Controller) updateStatus(ctx context.Context, d *appsv1.Deployment) error {
 	updated, err := c.client.AppsV1().Deployments(d.Namespace).UpdateStatus(ctx, d, metav1.UpdateOptions{FieldManager: fieldOwner})
+	if apierrors.IsNotFound(err) {
+		return nil // deleted meanwhile: its delete event ends the work
+	}
 	if err != nil {
 		return fmt.Errorf("update status of deployment %s/%s: %w", d.Namespace, d.Name, err)
 	}
