@@ -1,9 +1,11 @@
 // Command api benchmarks Gureum's API server against its floor, embedded
 // etcd, in one run: Pod creates vs raw etcd puts of the same bytes, lists of
 // many pods from the cache vs an etcd range read, watch fan-out to many
-// watchers vs etcd watches, and the footprint of `gureum server` (cold
-// start, restart, RSS). It starts and stops its own servers (the binary
-// given by -bin) under -work-dir and prints a markdown report.
+// watchers vs etcd watches, the footprint of `gureum server` (cold start,
+// restart, RSS), and custom resources: CRDs until Established, and custom
+// resource creates and lists vs those of ConfigMaps. It starts and stops
+// its own servers (the binary given by -bin) under -work-dir and prints a
+// markdown report.
 //
 // bench/api/run.sh builds everything and runs it; see bench/README.md.
 package main
@@ -36,6 +38,8 @@ type config struct {
 	rounds   int
 	starts   int
 	idle     time.Duration
+	crds     int
+	listCRs  int
 	only     map[string]bool
 }
 
@@ -56,7 +60,9 @@ func main() {
 	flag.IntVar(&c.rounds, "watch-rounds", 5, "updates each watcher must receive (latencies pooled)")
 	flag.IntVar(&c.starts, "start-runs", 5, "cold starts and restarts timed (median reported)")
 	flag.DurationVar(&c.idle, "idle", 10*time.Second, "idle time before reading RSS")
-	flag.StringVar(&only, "only", "", "run only these sections, comma-separated: footprint,reads,watch,writes")
+	flag.IntVar(&c.crds, "crds", 20, "CRDs created one after another, each timed until Established")
+	flag.IntVar(&c.listCRs, "list-crs", 10000, "custom resources (and as many ConfigMaps) created for the crd section's lists")
+	flag.StringVar(&only, "only", "", "run only these sections, comma-separated: footprint,reads,watch,writes,crd")
 	flag.Parse()
 
 	if c.quick {
@@ -76,6 +82,8 @@ func main() {
 		def("watch-rounds", func() { c.rounds = 2 })
 		def("start-runs", func() { c.starts = 2 })
 		def("idle", func() { c.idle = 2 * time.Second })
+		def("crds", func() { c.crds = 5 })
+		def("list-crs", func() { c.listCRs = 1000 })
 	}
 	for _, s := range strings.Split(clients, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -151,8 +159,9 @@ func logf(format string, args ...any) {
 
 // run executes the sections in an order that keeps them from disturbing
 // one another: footprint on fresh data dirs, then on one long-lived server
-// idle RSS, reads (10k pods), watch, writes, and finally a restart of that
-// server on its now populated data dir.
+// idle RSS, reads (10k pods), watch, writes, and a restart of that server
+// on its now populated data dir; custom resources last, on the restarted
+// server, so their objects are in none of the other figures.
 func run(ctx context.Context, c config) (*report, error) {
 	rep := &report{loadStart: loadAvg()}
 	defer func() { rep.loadEnd = loadAvg() }()
@@ -161,7 +170,7 @@ func run(ctx context.Context, c config) (*report, error) {
 			return rep, fmt.Errorf("startup: %w", err)
 		}
 	}
-	if !c.want("reads") && !c.want("watch") && !c.want("writes") && !c.want("footprint") {
+	if !c.want("reads") && !c.want("watch") && !c.want("writes") && !c.want("footprint") && !c.want("crd") {
 		return rep, nil
 	}
 	mainDir := filepath.Join(c.workDir, "main")
@@ -215,10 +224,19 @@ func run(ctx context.Context, c config) (*report, error) {
 			return rep, err
 		}
 		rep.restartFull = took
-		srv2.stop()
-	} else {
-		srv.stop()
+		srv = srv2
+		if env, err = newEnv(ctx, srv); err != nil {
+			srv.stop()
+			return rep, err
+		}
+		defer env.close()
 	}
+	if c.want("crd") {
+		if err := benchCRD(ctx, c, env, rep); err != nil {
+			return rep, fmt.Errorf("crd: %w", err)
+		}
+	}
+	srv.stop()
 	return rep, nil
 }
 

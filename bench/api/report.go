@@ -16,6 +16,8 @@ type report struct {
 
 	watch, watchFloor *watchResult
 
+	crd *crdResult
+
 	coldStarts, restarts []time.Duration
 	mainStart            time.Duration
 	restartFull          time.Duration
@@ -159,6 +161,10 @@ func (r *report) markdown(c config) string {
 			p("| RSS at the end (%d pods incl. write benchmark) | %s | |\n", r.podsAtRestart, mb(r.rssEnd))
 		}
 		p("\n")
+	}
+
+	if r.crd != nil {
+		r.crd.markdown(c, p)
 	}
 
 	if len(targets) > 0 {
