@@ -25,8 +25,8 @@ fi
 
 # The API packages we serve. Keep in step with internal/api.DefaultResources
 # (TestEveryServedKindHasASchema and New fail when a served kind is missing).
-# autoscaling/v1 (Scale), policy/v1 (Eviction) and authentication/v1
-# (TokenRequest) are here for subresources of core and apps resources.
+# autoscaling/v1 and policy/v1 also give the Scale and Eviction
+# subresources their schemas, authentication/v1 the TokenRequest one.
 packages=(
   k8s.io/apimachinery/pkg/apis/meta/v1
   k8s.io/apimachinery/pkg/runtime
@@ -48,7 +48,12 @@ packages=(
   k8s.io/api/policy/v1
   k8s.io/api/flowcontrol/v1
   k8s.io/api/admissionregistration/v1
+  k8s.io/api/scheduling/v1
+  k8s.io/api/node/v1
+  k8s.io/api/certificates/v1
+  k8s.io/api/events/v1
   k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1
+  k8s.io/kube-aggregator/pkg/apis/apiregistration/v1
 )
 
 # Gureum's own API groups: every pkg/apis/<group>/<version>. A package is

@@ -205,9 +205,10 @@ func (r *Registry) GroupVersions() []schema.GroupVersion {
 // groupOrder keeps the order kubectl users see from Kubernetes: core and the
 // built-in groups first, Gureum's own groups last.
 func groupOrder(group string) int {
-	for i, g := range []string{"", "apps", "events.k8s.io", "authentication.k8s.io", "authorization.k8s.io",
-		"autoscaling", "batch", "coordination.k8s.io", "discovery.k8s.io", "networking.k8s.io",
+	for i, g := range []string{"", "apiregistration.k8s.io", "apps", "events.k8s.io", "authentication.k8s.io",
+		"authorization.k8s.io", "autoscaling", "batch", "certificates.k8s.io", "networking.k8s.io", "policy",
 		"rbac.authorization.k8s.io", "storage.k8s.io", "admissionregistration.k8s.io", "apiextensions.k8s.io",
+		"scheduling.k8s.io", "coordination.k8s.io", "node.k8s.io", "discovery.k8s.io",
 		"flowcontrol.apiserver.k8s.io", "metrics.k8s.io"} {
 		if g == group {
 			return i
@@ -289,8 +290,6 @@ func DefaultResources() []*Resource {
 		// coordination.k8s.io/v1
 		{GroupVersionResource: gvr("coordination.k8s.io", "v1", "leases"), Kind: "Lease", Namespaced: true},
 
-		// events.k8s.io/v1 is not served yet: it would share storage with core events.
-
 		// storage.k8s.io/v1
 		{GroupVersionResource: gvr("storage.k8s.io", "v1", "storageclasses"), Kind: "StorageClass", ShortNames: []string{"sc"}},
 
@@ -308,6 +307,7 @@ func DefaultResources() []*Resource {
 		{GroupVersionResource: gvr("authentication.k8s.io", "v1", "tokenreviews"), Kind: "TokenReview", Verbs: verbsCreateOnly},
 	}
 	res = append(res, admissionResources()...)
+	res = append(res, moreResources()...)
 	res = append(res, extensionResources()...)
 	res = append(res, gureumResources()...)
 	strategies := allStrategies()

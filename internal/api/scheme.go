@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 
 	networkingv1 "github.com/gureum/gureum/pkg/apis/networking/v1"
 )
@@ -34,5 +35,7 @@ func newScheme() *runtime.Scheme {
 	utilruntime.Must(metav1beta1.AddMetaToScheme(s))
 	utilruntime.Must(networkingv1.AddToScheme(s))
 	utilruntime.Must(apiextensionsv1.AddToScheme(s))
+	utilruntime.Must(apiregistrationv1.AddToScheme(s))
+	utilruntime.Must(addStoredAsConversions(s))
 	return s
 }

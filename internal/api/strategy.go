@@ -77,7 +77,7 @@ func (s *Strategy) FillDefaults() {
 func allStrategies() map[schema.GroupVersionResource]Strategy {
 	out := map[schema.GroupVersionResource]Strategy{}
 	for _, m := range []map[schema.GroupVersionResource]Strategy{
-		coreStrategies(), appsStrategies(), otherStrategies(), admissionStrategies(), extensionStrategies(),
+		coreStrategies(), appsStrategies(), otherStrategies(), admissionStrategies(), extensionStrategies(), moreStrategies(),
 	} {
 		for k, v := range m {
 			out[k] = v

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/admission"
 
 	"github.com/gureum/gureum/internal/api"
 	"github.com/gureum/gureum/internal/store"
@@ -94,6 +95,9 @@ func (s *Server) deleteObject(ctx context.Context, q *request, ns, name string, 
 			if p.ResourceVersion != nil && *p.ResourceVersion != a.GetResourceVersion() {
 				return nil, 0, apierrors.NewConflict(q.gr, name, fmt.Errorf("Precondition failed: ResourceVersion in precondition: %s, ResourceVersion in object meta: %s", *p.ResourceVersion, a.GetResourceVersion()))
 			}
+		}
+		if err := s.validateAdmission(ctx, q, admission.Delete, nil, cur); err != nil {
+			return nil, 0, err
 		}
 		next := cur.DeepCopyObject()
 		na, _ := meta.Accessor(next)

@@ -285,6 +285,14 @@ func etag(b []byte) string {
 // storageVersionHash is a stable hash of where a resource is stored, which
 // clients use to notice storage migrations.
 func storageVersionHash(res *api.Resource) string {
-	sum := sha256.Sum256([]byte(res.GroupVersionKind().String()))
+	// Views of one storage (autoscaling v1 and v2) share a hash, which is
+	// how clients such as the storage migrator tell they are one thing.
+	gvk := res.GroupVersionKind()
+	if res.StoredAs != nil {
+		gvk = res.StoredAs.Kind
+	} else if res.StorageVersion != "" {
+		gvk.Version = res.StorageVersion
+	}
+	sum := sha256.Sum256([]byte(gvk.String()))
 	return base64.StdEncoding.EncodeToString(sum[:8])
 }

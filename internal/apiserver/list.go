@@ -83,6 +83,11 @@ type continueToken struct {
 	StartKey        string `json:"start"`
 }
 
+// latestContinue is the revision of a continue token handed out with a 410
+// for a compacted one: it continues from the same key at the latest
+// revision, an inconsistent list the client chose knowingly.
+const latestContinue = -1
+
 func encodeContinue(rev int64, nextKey string) string {
 	b, _ := json.Marshal(continueToken{APIVersion: "meta.k8s.io/v1", ResourceVersion: rev, StartKey: nextKey})
 	return base64.RawURLEncoding.EncodeToString(b)
@@ -97,7 +102,7 @@ func decodeContinue(s string) (continueToken, error) {
 	if err := json.Unmarshal(b, &t); err != nil {
 		return t, err
 	}
-	if t.APIVersion != "meta.k8s.io/v1" || t.ResourceVersion <= 0 {
+	if t.APIVersion != "meta.k8s.io/v1" || t.ResourceVersion == 0 || t.ResourceVersion < latestContinue {
 		return t, fmt.Errorf("unknown continue token version")
 	}
 	return t, nil
@@ -119,10 +124,16 @@ func (q *request) list() {
 			q.fail(apierrors.NewBadRequest(fmt.Sprintf("invalid continue token: %v", err)))
 			return
 		}
-		entries, rev, err = q.listFromStore(ctx, f, tok.ResourceVersion, tok.StartKey)
+		readRev := tok.ResourceVersion
+		if readRev == latestContinue {
+			readRev = 0
+		}
+		entries, rev, err = q.listFromStore(ctx, f, readRev, tok.StartKey)
 		if err != nil {
 			if apierrors.IsResourceExpired(err) || err == store.ErrCompacted {
-				q.fail(apierrors.NewResourceExpired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list."))
+				expired := apierrors.NewResourceExpired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.")
+				expired.ErrStatus.ListMeta.Continue = encodeContinue(latestContinue, tok.StartKey)
+				q.fail(expired)
 				return
 			}
 			q.fail(err)

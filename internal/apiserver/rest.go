@@ -62,7 +62,7 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, info requ
 	req := &request{s: s, w: w, r: r, res: res, c: cache, info: info, gr: gr, user: user}
 	switch info.Subresource {
 	case "":
-	case "status", "finalize":
+	case "status", "finalize", "approval":
 	case "scale":
 		req.serveScale()
 		return

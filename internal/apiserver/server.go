@@ -96,6 +96,8 @@ type Server struct {
 	nodeTransportErr  error
 	// discovery documents are rebuilt when custom resources change.
 	discovery atomic.Pointer[discoveryDocs]
+	// admission holds the plugins SetAdmission installed.
+	admission atomic.Pointer[AdmissionPlugins]
 	// custom holds the served custom resources, by group/version/resource.
 	customMu sync.RWMutex
 	custom   map[schema.GroupVersionResource]*customResource

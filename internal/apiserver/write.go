@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	"net/http"
 	"strconv"
 	"time"
@@ -17,6 +18,7 @@ import (
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/admission"
 
 	"github.com/gureum/gureum/internal/api"
 	"github.com/gureum/gureum/internal/store"
@@ -95,6 +97,8 @@ func (s *Server) createObject(ctx context.Context, q *request, obj runtime.Objec
 	// the strategy prepares the object.
 	q.res.Strategy.Default(obj)
 	q.res.Strategy.PrepareForCreate(obj)
+	// A CSR's requestor is whoever sent it, never what it claims.
+	api.FillCSRRequestor(obj, q.user.Name, q.user.UID, q.user.Groups, nil)
 	if !q.applied {
 		if err := s.fieldMgr.update(q.res, "", nil, obj, q.fieldManagerName()); err != nil {
 			return nil, err
@@ -112,8 +116,16 @@ func (s *Server) createObject(ctx context.Context, q *request, obj runtime.Objec
 			// kubernetes.io/metadata.name label).
 			q.res.Strategy.Default(obj)
 		}
+		if mutated, err := s.mutate(ctx, q, admission.Create, obj, nil); err != nil {
+			return nil, err
+		} else if mutated {
+			q.res.Strategy.Default(obj) // what a webhook added gets defaults too
+		}
 		if errs := q.res.Strategy.Validate(obj); len(errs) > 0 {
 			return nil, apierrors.NewInvalid(q.res.GroupVersionKind().GroupKind(), a.GetName(), errs)
+		}
+		if err := s.validateAdmission(ctx, q, admission.Create, obj, nil); err != nil {
+			return nil, err
 		}
 		conds, ops, err := s.alloc.admitCreate(ctx, s, q.res, obj)
 		if err != nil {
@@ -320,6 +332,12 @@ func (s *Server) finishUpdate(ctx context.Context, q *request, cur runtime.Objec
 		if err := keepAllButStatus(obj, cur); err != nil {
 			return nil, false, err
 		}
+	case "approval":
+		// A CSR's approval changes only its conditions.
+		if err := keepAllButStatus(obj, cur); err != nil {
+			return nil, false, err
+		}
+		api.PrepareCSRApproval(obj, cur)
 	case "binding":
 		// The binding handler changed exactly spec.nodeName and the
 		// PodScheduled condition.
@@ -349,13 +367,26 @@ func (s *Server) finishUpdate(ctx context.Context, q *request, cur runtime.Objec
 	// A binding sets spec.nodeName, which a pod update may never change;
 	// its handler checked what it changed, as Kubernetes' binding storage
 	// does without the pod update rules.
+	if mutated, err := s.mutate(ctx, q, admission.Update, obj, cur); err != nil {
+		return nil, false, err
+	} else if mutated {
+		q.res.Strategy.Default(obj)
+	}
 	if q.info.Subresource != "binding" {
-		if errs := q.res.Strategy.ValidateUpdate(obj, cur); len(errs) > 0 {
+		errs := q.res.Strategy.ValidateUpdate(obj, cur)
+		if _, isCSR := obj.(*certificatesv1.CertificateSigningRequest); isCSR {
+			// Who may approve or issue depends on the path of the write.
+			errs = append(errs, api.ValidateCSRSubresourceUpdate(q.info.Subresource, obj, cur)...)
+		}
+		if len(errs) > 0 {
 			return nil, false, apierrors.NewInvalid(q.res.GroupVersionKind().GroupKind(), a.GetName(), errs)
 		}
 	}
 	if errs := validateMetadataUpdate(a, ca); len(errs) > 0 {
 		return nil, false, apierrors.NewInvalid(q.res.GroupVersionKind().GroupKind(), a.GetName(), errs)
+	}
+	if err := s.validateAdmission(ctx, q, admission.Update, obj, cur); err != nil {
+		return nil, false, err
 	}
 	conds, ops, err := s.alloc.admitUpdate(ctx, s, q.res, obj, cur)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"k8s.io/klog/v2"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -45,7 +46,11 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		if err := lvl.UnmarshalText([]byte(strings.ToUpper(logLevel))); err != nil {
 			lvl = slog.LevelInfo
 		}
-		return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+		l := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+		// client-go and the Kubernetes libraries log through klog: one
+		// log format, one level setting.
+		klog.SetSlogLogger(l.With("component", "k8s"))
+		return l
 	}
 	root.AddCommand(newServerCmd(logger), newUpCmd(stdout, logger), newImageCmd(stdout), newAgentCmd(logger), newSimulateCmd(logger))
 	root.SetOut(stdout)

@@ -9,11 +9,17 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
+	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
+	apiregistrationclient "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset/typed/apiregistration/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/gureum/gureum/internal/api"
 )
 
 // bootstrap creates what every cluster is expected to have; it is
@@ -39,6 +45,11 @@ func bootstrap(ctx context.Context, c kubernetes.Interface, serviceNet *net.IPNe
 	if err := publishEndpoints(ctx, c, "default", "kubernetes", hostIP(), []corev1.EndpointPort{{Name: "https", Port: int32(httpsPort), Protocol: corev1.ProtocolTCP}}); err != nil {
 		return err
 	}
+	for _, pc := range api.SystemPriorityClasses() {
+		if _, err := c.SchedulingV1().PriorityClasses().Create(ctx, pc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create priority class %s: %w", pc.Name, err)
+		}
+	}
 	for _, cr := range defaultClusterRoles() {
 		if _, err := c.RbacV1().ClusterRoles().Create(ctx, cr, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("create cluster role %s: %w", cr.Name, err)
@@ -51,6 +62,70 @@ func bootstrap(ctx context.Context, c kubernetes.Interface, serviceNet *net.IPNe
 	}
 	log.Debug("bootstrap objects in place")
 	return nil
+}
+
+// bootstrapAPIServices keeps one Local APIService for each group version
+// the server serves, as kube-apiserver's autoregistration does (`kubectl get
+// apiservices` and the conformance suite list them), and deletes the ones
+// it made for group versions no longer served. APIServices someone else
+// made, such as metrics-server's, are left alone.
+func bootstrapAPIServices(ctx context.Context, c apiregistrationclient.APIServicesGetter, gvs []schema.GroupVersion) error {
+	client := c.APIServices()
+	list, err := client.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("list apiservices: %w", err)
+	}
+	have := map[string]*apiregistrationv1.APIService{}
+	for i := range list.Items {
+		have[list.Items[i].Name] = &list.Items[i]
+	}
+	wanted := map[string]bool{}
+	for _, want := range api.LocalAPIServices(gvs, metav1.Now()) {
+		wanted[want.Name] = true
+		cur, ok := have[want.Name]
+		switch {
+		case !ok:
+			if cur, err = client.Create(ctx, want, metav1.CreateOptions{}); apierrors.IsAlreadyExists(err) {
+				continue // another server of the control plane made it
+			} else if err != nil {
+				return fmt.Errorf("create apiservice %s: %w", want.Name, err)
+			}
+		case !api.IsLocalAPIServiceAutomanaged(cur):
+			continue
+		case !apiequality.Semantic.DeepEqual(cur.Spec, want.Spec):
+			cur.Spec = want.Spec
+			if cur, err = client.Update(ctx, cur, metav1.UpdateOptions{}); apierrors.IsConflict(err) {
+				continue // another server of the control plane got there first
+			} else if err != nil {
+				return fmt.Errorf("update apiservice %s: %w", want.Name, err)
+			}
+		}
+		if localAPIServiceAvailable(cur) {
+			continue
+		}
+		cur.Status = want.Status
+		if _, err := client.UpdateStatus(ctx, cur, metav1.UpdateOptions{}); err != nil && !apierrors.IsConflict(err) {
+			return fmt.Errorf("mark apiservice %s available: %w", want.Name, err)
+		}
+	}
+	for name, a := range have {
+		if wanted[name] || !api.IsLocalAPIServiceAutomanaged(a) {
+			continue
+		}
+		if err := client.Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete apiservice %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func localAPIServiceAvailable(a *apiregistrationv1.APIService) bool {
+	for _, c := range a.Status.Conditions {
+		if c.Type == apiregistrationv1.Available {
+			return c.Status == apiregistrationv1.ConditionTrue
+		}
+	}
+	return false
 }
 
 // publishEndpoints points the selector-less Service ns/name at ip: the
@@ -130,6 +205,7 @@ func defaultClusterRoles() []*rbacv1.ClusterRole {
 		{APIGroups: []string{"autoscaling"}, Resources: []string{"horizontalpodautoscalers", "horizontalpodautoscalers/status"}, Verbs: read},
 		{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"ingresses", "ingresses/status", "networkpolicies"}, Verbs: read},
 		{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: read},
+		{APIGroups: []string{"policy"}, Resources: []string{"poddisruptionbudgets", "poddisruptionbudgets/status"}, Verbs: read},
 	}
 	editRules := append([]rbacv1.PolicyRule{}, workloads...)
 	editRules = append(editRules,
@@ -142,6 +218,7 @@ func defaultClusterRoles() []*rbacv1.ClusterRole {
 		rbacv1.PolicyRule{APIGroups: []string{"autoscaling"}, Resources: []string{"horizontalpodautoscalers"}, Verbs: write},
 		rbacv1.PolicyRule{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"ingresses", "networkpolicies"}, Verbs: write},
 		rbacv1.PolicyRule{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: write},
+		rbacv1.PolicyRule{APIGroups: []string{"policy"}, Resources: []string{"poddisruptionbudgets"}, Verbs: write},
 	)
 	adminRules := append([]rbacv1.PolicyRule{}, editRules...)
 	adminRules = append(adminRules,

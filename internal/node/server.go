@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	apiregistrationclient "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset/typed/apiregistration/v1"
 	"k8s.io/utils/clock"
 
 	"github.com/gureum/gureum/internal/api"
@@ -206,6 +207,16 @@ func RunServer(ctx context.Context, cfg ServerConfig) error {
 		}
 		if err := bootstrap(gctx, client, serviceNet, listener.Addr().(*net.TCPAddr).Port, log); err != nil {
 			return fmt.Errorf("bootstrap cluster objects: %w", err)
+		}
+		if err := startAdmission(gctx, srv, restCfg, log.With("component", "admission")); err != nil {
+			return err
+		}
+		aggregation, err := apiregistrationclient.NewForConfig(restCfg)
+		if err != nil {
+			return fmt.Errorf("build apiregistration client: %w", err)
+		}
+		if err := bootstrapAPIServices(gctx, aggregation, reg.GroupVersions()); err != nil {
+			return fmt.Errorf("bootstrap apiservices: %w", err)
 		}
 		log.Info("server ready", "url", url, "kubeconfig", kubeconfigPath(cfg, adminKubeconfig), "startup", time.Since(start).String())
 		if cfg.Ready != nil {

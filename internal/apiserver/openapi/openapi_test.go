@@ -147,7 +147,7 @@ func TestDefinitionsCarryKindAndDescriptions(t *testing.T) {
 	// Shared meta types are kinds of every served group, not of the rest
 	// of client-go's scheme.
 	for _, gvk := range schemaGVKs(t, sw.Definitions["io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions"]) {
-		if gvk.Group == "scheduling.k8s.io" || gvk.Version == runtime.APIVersionInternal {
+		if gvk.Group == "resource.k8s.io" || gvk.Version == runtime.APIVersionInternal {
 			t.Errorf("DeleteOptions claims unserved kind %v", gvk)
 		}
 	}

@@ -14,6 +14,7 @@ package resourcequota
 import (
 	"context"
 	"fmt"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"log/slog"
 	"sync"
 	"time"
@@ -116,8 +117,12 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, c
 	c.synced = []cache.InformerSynced{rqInf.Informer().HasSynced}
 	for kgr, inf := range informersByKind {
 		c.synced = append(c.synced, inf.HasSynced)
+		// Creations are charged by the API server's quota admission in the
+		// same transaction as the object; recounting on them, from
+		// informers that may not have seen a concurrent creation yet,
+		// would undo a charge and let the next create overshoot. Changes
+		// and deletions release usage, which only a recount can see.
 		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc: func(obj interface{}) { c.enqueueNamespace(kgr, obj) },
 			UpdateFunc: func(oldObj, obj interface{}) {
 				old, ok1 := oldObj.(runtime.Object)
 				cur, ok2 := obj.(runtime.Object)
@@ -135,7 +140,15 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, c
 			c.enqueue(obj)
 			c.enqueueNamespace(quota.ResourceQuotas, obj)
 		},
-		UpdateFunc: func(_, obj interface{}) { c.enqueue(obj) },
+		UpdateFunc: func(oldObj, obj interface{}) {
+			// Status changes are admission's charges (or this
+			// controller's own writes): only a new spec needs a recount.
+			old, ok1 := oldObj.(*corev1.ResourceQuota)
+			cur, ok2 := obj.(*corev1.ResourceQuota)
+			if !ok1 || !ok2 || !apiequality.Semantic.DeepEqual(old.Spec, cur.Spec) {
+				c.enqueue(obj)
+			}
+		},
 		DeleteFunc: func(obj interface{}) { c.enqueueNamespace(quota.ResourceQuotas, obj) },
 	})
 	return c
