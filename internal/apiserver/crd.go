@@ -108,10 +108,16 @@ func (s *Server) runCustomResources(ctx context.Context, synced chan<- struct{})
 			return fmt.Errorf("watch custom resource definitions: %w", err)
 		}
 		for open := true; open; {
-			s.reconcileCRDs(ctx)
+			terminating := s.reconcileCRDs(ctx)
 			if first {
 				close(synced)
 				first = false
+			}
+			var retry <-chan time.Time
+			if terminating {
+				// A terminating CRD waits for its objects' finalizers,
+				// whose removal is not a CRD event: look again shortly.
+				retry = tick.C
 			}
 			select {
 			case <-ctx.Done():
@@ -119,8 +125,7 @@ func (s *Server) runCustomResources(ctx context.Context, synced chan<- struct{})
 			case <-w.done:
 				open = false // a slow watcher was dropped: watch again
 			case <-w.ch:
-			case <-tick.C:
-				// Terminating CRDs wait for their objects' finalizers.
+			case <-retry:
 			}
 			// Take every queued change at once: one rebuild for a burst.
 			for drained := false; !drained; {
@@ -141,8 +146,9 @@ func (s *Server) runCustomResources(ctx context.Context, synced chan<- struct{})
 	return nil
 }
 
-// reconcileCRDs serves what the CRDs define now.
-func (s *Server) reconcileCRDs(ctx context.Context) {
+// reconcileCRDs serves what the CRDs define now and reports whether a CRD
+// is still being deleted.
+func (s *Server) reconcileCRDs(ctx context.Context) (terminating bool) {
 	entries, _ := s.caches[crdGVR].snapshot(&filter{})
 	crds := make([]*apiextensionsv1.CustomResourceDefinition, 0, len(entries))
 	for _, e := range entries {
@@ -215,8 +221,10 @@ func (s *Server) reconcileCRDs(ctx context.Context) {
 		s.updateCRDStatus(ctx, ch.crd, ch.accepted, want)
 		if ch.crd.DeletionTimestamp != nil {
 			s.cleanUpCRD(ctx, ch.crd)
+			terminating = true
 		}
 	}
+	return terminating
 }
 
 // customResourceFor returns the served form of one version of crd,

@@ -373,6 +373,48 @@ func TestCustomResourcesWithClientGo(t *testing.T) {
 		!strings.Contains(err.Error(), "must be spec.names.plural+\".\"+spec.group") {
 		t.Fatalf("CRD named unlike plural.group: %v", err)
 	}
+
+	// Deleting a CRD waits for its objects' own finalizers.
+	held, err := cts.Create(ctx, &unstructured.Unstructured{Object: map[string]interface{}{
+		"apiVersion": "stable.example.com/v1", "kind": "CronTab",
+		"metadata": map[string]interface{}{"name": "held", "finalizers": []interface{}{"example.com/hold"}},
+		"spec":     map[string]interface{}{"cronSpec": "* * * * *", "image": "x"},
+	}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	crds := ext.ApiextensionsV1().CustomResourceDefinitions()
+	if err := crds.Delete(ctx, "crontabs.stable.example.com", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		got, err := cts.Get(ctx, held.GetName(), metav1.GetOptions{})
+		return err == nil && got.GetDeletionTimestamp() != nil, nil
+	})
+	if err != nil {
+		t.Fatalf("the held object was not marked for deletion: %v", err)
+	}
+	crd, err := crds.Get(ctx, "crontabs.stable.example.com", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("the CRD went before its object: %v", err)
+	}
+	terminating := false
+	for _, c := range crd.Status.Conditions {
+		terminating = terminating || (c.Type == apiextensionsv1.Terminating && c.Status == apiextensionsv1.ConditionTrue)
+	}
+	if !terminating {
+		t.Fatalf("CRD conditions while deleting: %+v", crd.Status.Conditions)
+	}
+	if _, err := cts.Patch(ctx, "held", types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := crds.Get(ctx, "crontabs.stable.example.com", metav1.GetOptions{})
+		return apierrors.IsNotFound(err), nil
+	})
+	if err != nil {
+		t.Fatalf("the CRD stayed after its last object's finalizer was removed: %v", err)
+	}
 }
 
 func regexpMatch(pattern, s string) bool { return regexp.MustCompile(pattern).MatchString(s) }
