@@ -67,6 +67,7 @@ func serverFlags(cmd *cobra.Command, cfg *node.ServerConfig) {
 	f.IntVar(&cfg.EtcdPeerPort, "etcd-peer-port", 2380, "port of the embedded etcd's peer listener")
 	f.StringSliceVar(&cfg.EtcdEndpoints, "etcd-endpoints", nil, "use this external etcd cluster (comma-separated URLs) instead of the embedded one")
 	f.BoolVar(&cfg.DisableAgent, "disable-agent", false, "run only the control plane, no node agent on this machine")
+	f.BoolVar(&cfg.CoreControllersOnly, "disable-controllers", false, "run no scheduler and no workload controllers (only those every namespace needs), for an external scheduler or to measure the API server alone")
 	f.StringVar(&cfg.WriteKubeconfig, "write-kubeconfig", "", "also write the admin kubeconfig here (default DATA_DIR/kubeconfig.yaml)")
 	f.StringVar(&cfg.ServiceCIDR, "service-cidr", "10.43.0.0/16", "range ClusterIPs are allocated from")
 	f.StringVar(&cfg.ClusterCIDR, "cluster-cidr", node.DefaultClusterCIDR, "range pod addresses come from; each node gets a /24 of it")
