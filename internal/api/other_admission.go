@@ -3,15 +3,14 @@ package api
 // admissionregistration.k8s.io/v1 (webhook configurations, validating
 // admission policies and their bindings) and flowcontrol.apiserver.k8s.io/v1
 // (FlowSchemas, PriorityLevelConfigurations): stored and served like every
-// other resource, because charts and operators install them next to their
-// workloads and fail when the API is missing. Gureum does not call the
-// webhooks or enforce the policies and priority levels yet; it still applies
-// Kubernetes' defaults and rejects what Kubernetes rejects, so a manifest
+// other resource, with Kubernetes' defaults and validation, so a manifest
 // that works here works on a real cluster and the objects read back the same.
+// The API server enforces the webhooks and policies (internal/apiserver
+// admission.go); priority levels do not queue requests yet.
 //
-// CEL expressions are checked for presence only: compiling them would pull
-// the whole CEL environment of kube-apiserver into the server for objects
-// nothing here evaluates.
+// Match conditions are compiled as CEL at validation (admission_cel.go);
+// other policy expressions are checked for presence, and the policy plugin
+// reports the ones that do not compile when it evaluates them.
 
 import (
 	"fmt"
@@ -311,7 +310,7 @@ func validateWebhooks(hooks []webhookView, fld *field.Path) field.ErrorList {
 			}
 		}
 		errs = append(errs, validateAdmissionReviewVersions(h.admissionReviewVersions, hp.Child("admissionReviewVersions"))...)
-		errs = append(errs, validateMatchConditions(h.matchConditions, hp.Child("matchConditions"))...)
+		errs = append(errs, validateMatchConditions(h.matchConditions, false, hp.Child("matchConditions"))...)
 	}
 	return errs
 }
@@ -401,7 +400,7 @@ func validateWebhookService(svc *admv1.ServiceReference, fld *field.Path) field.
 			errs = append(errs, field.Invalid(fld.Child("port"), *svc.Port, "port is not valid: "+msg))
 		}
 	}
-	if p := svc.Path; p != nil && *p != "/" {
+	if p := svc.Path; p != nil && *p != "/" && *p != "" {
 		pp := fld.Child("path")
 		switch {
 		case !strings.HasPrefix(*p, "/"):
@@ -530,7 +529,7 @@ func validateRuleResources(resources []string, fld *field.Path) field.ErrorList 
 	return errs
 }
 
-func validateMatchConditions(conds []admv1.MatchCondition, fld *field.Path) field.ErrorList {
+func validateMatchConditions(conds []admv1.MatchCondition, params bool, fld *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if len(conds) > maxMatchConditions {
 		errs = append(errs, field.TooMany(fld, len(conds), maxMatchConditions))
@@ -540,6 +539,8 @@ func validateMatchConditions(conds []admv1.MatchCondition, fld *field.Path) fiel
 		cp := fld.Index(i)
 		if strings.TrimSpace(c.Expression) == "" {
 			errs = append(errs, field.Required(cp.Child("expression"), ""))
+		} else if err := compileMatchCondition(c, params, cp.Child("expression")); err != nil {
+			errs = append(errs, err)
 		}
 		if c.Name == "" {
 			errs = append(errs, field.Required(cp.Child("name"), ""))
@@ -696,7 +697,7 @@ func validateValidatingAdmissionPolicy(p *admv1.ValidatingAdmissionPolicy) field
 			errs = append(errs, field.Required(mp.Child("resourceRules"), ""))
 		}
 	}
-	errs = append(errs, validateMatchConditions(spec.MatchConditions, sp.Child("matchConditions"))...)
+	errs = append(errs, validateMatchConditions(spec.MatchConditions, true, sp.Child("matchConditions"))...)
 	for i, v := range spec.Variables {
 		vp := sp.Child("variables").Index(i)
 		if strings.TrimSpace(v.Name) == "" {

@@ -190,6 +190,19 @@ func TestWebhookConfigurationValidation(t *testing.T) {
 	runAdmCases(t, s, admValidatingWebhookConfig, []admCase[*admv1.ValidatingWebhookConfiguration]{
 		{name: "valid"},
 		{name: "no webhooks is valid", mutate: func(c *admv1.ValidatingWebhookConfiguration) { c.Webhooks = nil }},
+		{name: "match condition that compiles", mutate: hook(func(h *admv1.ValidatingWebhook) {
+			h.MatchConditions = []admv1.MatchCondition{{Name: "not-kube-system", Expression: "request.namespace != 'kube-system'"}}
+		})},
+		{name: "match condition that does not compile", mutate: hook(func(h *admv1.ValidatingWebhook) {
+			h.MatchConditions = []admv1.MatchCondition{{Name: "broken", Expression: "object.metadata.name =="}}
+		}), typ: field.ErrorTypeInvalid, field: "webhooks[0].matchConditions[0].expression", detail: "compilation failed"},
+		{name: "match condition naming params, which webhooks lack", mutate: hook(func(h *admv1.ValidatingWebhook) {
+			h.MatchConditions = []admv1.MatchCondition{{Name: "params", Expression: "params.x == 1"}}
+		}), typ: field.ErrorTypeInvalid, field: "webhooks[0].matchConditions[0].expression", detail: "undeclared reference to 'params'"},
+		{name: "empty service path is the root", mutate: hook(func(h *admv1.ValidatingWebhook) {
+			empty := ""
+			h.ClientConfig.Service.Path = &empty
+		})},
 		{name: "bad name", mutate: func(c *admv1.ValidatingWebhookConfiguration) { c.Name = "Policy_1" },
 			typ: field.ErrorTypeInvalid, field: "metadata.name"},
 		{name: "namespace forbidden", mutate: func(c *admv1.ValidatingWebhookConfiguration) { c.Namespace = "default" },

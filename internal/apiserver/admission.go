@@ -107,7 +107,13 @@ func (q *request) admissionAttributes(op admission.Operation, obj, old runtime.O
 		opts = &metav1.DeleteOptions{}
 	}
 	u := &user.DefaultInfo{Name: q.user.Name, UID: q.user.UID, Groups: q.user.Groups}
-	attrs := admission.NewAttributesRecord(obj, old, q.res.GroupVersionKind(), ns, name, q.res.GroupVersionResource,
+	kind := q.res.GroupVersionKind()
+	if op == admission.Connect {
+		// The object of a connect is its options (PodExecOptions...).
+		kind = obj.GetObjectKind().GroupVersionKind()
+		name = q.info.Name
+	}
+	attrs := admission.NewAttributesRecord(obj, old, kind, ns, name, q.res.GroupVersionResource,
 		q.info.Subresource, op, opts, q.dryRun(), u)
 	if q.res.Unstructured {
 		return attrs, customObjectInterfaces{res: q.res}
@@ -121,9 +127,11 @@ var builtinObjectInterfaces = admission.NewObjectInterfacesFromScheme(api.Scheme
 // custom resources, which the scheme does not know.
 type customObjectInterfaces struct{ res *api.Resource }
 
-func (c customObjectInterfaces) GetObjectCreater() runtime.ObjectCreater     { return customObjects{} }
-func (c customObjectInterfaces) GetObjectTyper() runtime.ObjectTyper         { return customTyper{} }
-func (c customObjectInterfaces) GetObjectDefaulter() runtime.ObjectDefaulter { return strategyDefaulter{c.res} }
+func (c customObjectInterfaces) GetObjectCreater() runtime.ObjectCreater { return customObjects{} }
+func (c customObjectInterfaces) GetObjectTyper() runtime.ObjectTyper     { return customTyper{} }
+func (c customObjectInterfaces) GetObjectDefaulter() runtime.ObjectDefaulter {
+	return strategyDefaulter{c.res}
+}
 func (c customObjectInterfaces) GetObjectConvertor() runtime.ObjectConvertor { return customObjects{} }
 func (c customObjectInterfaces) GetEquivalentResourceMapper() runtime.EquivalentResourceMapper {
 	return runtime.NewEquivalentResourceRegistry()

@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -17,7 +18,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/admission"
+
+	"github.com/gureum/gureum/internal/api"
 )
 
 // defaultAgentPort is where agents serve logs and streams unless their Node
@@ -82,6 +87,10 @@ func (q *request) serveNodeProxy() {
 	}
 	if pod.Spec.NodeName == "" {
 		q.fail(apierrors.NewBadRequest(fmt.Sprintf("pod %s does not have a host assigned", pod.Name)))
+		return
+	}
+	if err := q.admitConnect(ctx); err != nil {
+		q.fail(err)
 		return
 	}
 	addr, err := q.s.agentAddress(pod.Spec.NodeName)
@@ -235,4 +244,44 @@ func (s *Server) agentAddress(nodeName string) (string, error) {
 		return "", apierrors.NewServiceUnavailable(fmt.Sprintf("node %s reports no address; is its agent running?", nodeName))
 	}
 	return net.JoinHostPort(host, strconv.Itoa(port)), nil
+}
+
+// admitConnect passes exec, attach and port-forward through admission as
+// Kubernetes does (operation CONNECT, the options as the object), so a
+// webhook or policy can refuse, say, attaching to some pods.
+func (q *request) admitConnect(ctx context.Context) error {
+	// The query carries the options; the scheme has no conversion from
+	// query parameters for these kinds, so they are read here.
+	query := q.r.URL.Query()
+	flag := func(name string) bool { return isTrue(query.Get(name)) }
+	var opts runtime.Object
+	switch q.info.Subresource {
+	case "exec":
+		opts = &corev1.PodExecOptions{Stdin: flag("stdin"), Stdout: flag("stdout"), Stderr: flag("stderr"), TTY: flag("tty"),
+			Container: query.Get("container"), Command: query["command"]}
+	case "attach":
+		opts = &corev1.PodAttachOptions{Stdin: flag("stdin"), Stdout: flag("stdout"), Stderr: flag("stderr"), TTY: flag("tty"),
+			Container: query.Get("container")}
+	case "portforward":
+		pf := &corev1.PodPortForwardOptions{}
+		for _, p := range query["ports"] {
+			for _, part := range strings.Split(p, ",") {
+				if n, err := strconv.ParseInt(strings.TrimSpace(part), 10, 32); err == nil {
+					pf.Ports = append(pf.Ports, int32(n))
+				}
+			}
+		}
+		opts = pf
+	default:
+		return nil // logs are reads
+	}
+	gvks, _, err := api.Scheme.ObjectKinds(opts)
+	if err != nil {
+		return err
+	}
+	opts.GetObjectKind().SetGroupVersionKind(gvks[0])
+	if _, err := q.s.mutate(ctx, q, admission.Connect, opts, nil); err != nil {
+		return err
+	}
+	return q.s.validateAdmission(ctx, q, admission.Connect, opts, nil)
 }

@@ -143,15 +143,24 @@ func RenderConfig(p Paths, h Host, sandboxImage string) (string, error) {
 	return b.String(), nil
 }
 
+// DefaultMirroredHosts are the public registries users' YAML names most:
+// docker.io, where short names such as "web:1" resolve, and the registries
+// of Kubernetes' own and common add-on images. Their images run once
+// imported into Gureum's registry (`gureum image import`), unchanged YAML.
+var DefaultMirroredHosts = []string{"docker.io", "registry.k8s.io", "ghcr.io", "quay.io"}
+
 // MirroredHosts returns the registry hosts whose pulls go to the mirror:
-// docker.io, where short names such as "web:1" resolve, the sandbox
-// image's host, and any extra hosts, sorted and without duplicates.
+// DefaultMirroredHosts, the sandbox image's host, and any extra hosts,
+// sorted and without duplicates.
 func MirroredHosts(sandboxImage string, extra []string) ([]string, error) {
 	ref, err := name.ParseReference(sandboxImage)
 	if err != nil {
 		return nil, fmt.Errorf("parse sandbox image %q: %w", sandboxImage, err)
 	}
-	set := map[string]bool{"docker.io": true, ref.Context().RegistryStr(): true}
+	set := map[string]bool{ref.Context().RegistryStr(): true}
+	for _, h := range DefaultMirroredHosts {
+		set[h] = true
+	}
 	for _, h := range extra {
 		set[h] = true
 	}

@@ -116,10 +116,10 @@ func TestMirroredHosts(t *testing.T) {
 		extra   []string
 		want    []string
 	}{
-		{"gureum.local/pause:1", nil, []string{"docker.io", "gureum.local"}},
-		{"pause:1", nil, []string{"docker.io"}},
-		{"registry.k8s.io/pause:3.9", []string{"quay.io", "docker.io"}, []string{"docker.io", "quay.io", "registry.k8s.io"}},
-		{"10.0.0.1:5000/pause:1", []string{"index.docker.io"}, []string{"10.0.0.1:5000", "docker.io"}},
+		{"gureum.local/pause:1", nil, []string{"docker.io", "ghcr.io", "gureum.local", "quay.io", "registry.k8s.io"}},
+		{"pause:1", nil, []string{"docker.io", "ghcr.io", "quay.io", "registry.k8s.io"}},
+		{"registry.k8s.io/pause:3.9", []string{"quay.io", "docker.io"}, []string{"docker.io", "ghcr.io", "quay.io", "registry.k8s.io"}},
+		{"10.0.0.1:5000/pause:1", []string{"index.docker.io", "example.com"}, []string{"10.0.0.1:5000", "docker.io", "example.com", "ghcr.io", "quay.io", "registry.k8s.io"}},
 	}
 	for _, tc := range cases {
 		got, err := MirroredHosts(tc.sandbox, tc.extra)

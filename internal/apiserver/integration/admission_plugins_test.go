@@ -244,3 +244,64 @@ func (c *collectWarnings) all() []string {
 	defer c.mu.Unlock()
 	return append([]string{}, c.msgs...)
 }
+
+// TestAdmissionOnConnect: exec, attach and port-forward pass through
+// admission as CONNECT with their options, so a policy can refuse them.
+func TestAdmissionOnConnect(t *testing.T) {
+	s := testenv.Start(t)
+	ctx := context.Background()
+	ns := mkNamespace(t, s, "connect")
+	fail := admissionregistrationv1.Fail
+	if _, err := s.Client.AdmissionregistrationV1().ValidatingAdmissionPolicies().Create(ctx, &admissionregistrationv1.ValidatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "no-tty-exec"},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+			FailurePolicy: &fail,
+			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+				RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Connect},
+					Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods/exec"}},
+				}}}},
+			Validations: []admissionregistrationv1.Validation{{Expression: "!object.tty", Message: "no interactive exec here"}},
+		},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Client.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Create(ctx, &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "no-tty-exec"},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{PolicyName: "no-tty-exec",
+			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Bound to a node that has no agent: admission decides before the
+	// server looks for one.
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Spec: corev1.PodSpec{NodeName: "nowhere",
+		Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}
+	if _, err := s.Client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	exec := func(tty bool) error {
+		req := s.Client.CoreV1().RESTClient().Post().Namespace(ns).Resource("pods").Name("p").SubResource("exec").
+			Param("container", "c").Param("command", "sh").Param("stdin", "true")
+		if tty {
+			req = req.Param("tty", "true")
+		}
+		return req.Do(ctx).Error()
+	}
+	var err error
+	werr := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		err = exec(true)
+		return err != nil && strings.Contains(err.Error(), "no interactive exec here"), nil
+	})
+	if werr != nil {
+		t.Fatalf("an exec with a TTY was not refused by the policy: %v", err)
+	}
+	if !apierrors.IsInvalid(err) {
+		t.Fatalf("refusal: %v, want 422", err)
+	}
+	// Without a TTY the policy allows it; the request then fails only for
+	// want of the node's agent.
+	if err := exec(false); err == nil || strings.Contains(err.Error(), "no interactive exec here") {
+		t.Fatalf("exec without a TTY: %v", err)
+	}
+}
