@@ -10,6 +10,7 @@ package api
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -45,7 +46,7 @@ func crdStrategy() Strategy {
 			addStorageVersion(crd)
 			// Deleting a CRD deletes its objects first; the finalizer
 			// holds the CRD until the API server has done so.
-			if !hasString(crd.Finalizers, apiextensionsv1.CustomResourceCleanupFinalizer) {
+			if !slices.Contains(crd.Finalizers, apiextensionsv1.CustomResourceCleanupFinalizer) {
 				crd.Finalizers = append(crd.Finalizers, apiextensionsv1.CustomResourceCleanupFinalizer)
 			}
 		},
@@ -104,13 +105,4 @@ func internalCRD(obj runtime.Object) (*apiextensions.CustomResourceDefinition, e
 		return nil, fmt.Errorf("convert CustomResourceDefinition for validation: %w", err)
 	}
 	return out, nil
-}
-
-func hasString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -54,16 +54,6 @@ func (s *Server) lookup(gvr schema.GroupVersionResource) (*api.Resource, *resour
 	return nil, nil, false
 }
 
-// customCacheFor returns the cache of a custom resource, or nil.
-func (s *Server) customCacheFor(gvr schema.GroupVersionResource) *resourceCache {
-	s.customMu.RLock()
-	defer s.customMu.RUnlock()
-	if cr, ok := s.custom[gvr]; ok {
-		return cr.cache
-	}
-	return nil
-}
-
 // allResources is the built-in registry plus the served custom resources,
 // for discovery and OpenAPI.
 func (s *Server) allResources() *api.Registry {
