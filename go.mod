@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/NYTimes/gziphandler v1.1.1
 	github.com/containernetworking/cni v1.3.1
+	github.com/golang-jwt/jwt/v4 v4.5.2
 	github.com/google/gnostic-models v0.6.9
 	github.com/google/go-containerregistry v0.20.3
 	github.com/google/nftables v0.3.0
@@ -60,7 +61,6 @@ require (
 	github.com/go-openapi/jsonreference v0.20.2 // indirect
 	github.com/go-openapi/swag v0.23.0 // indirect
 	github.com/gogo/protobuf v1.3.2 // indirect
-	github.com/golang-jwt/jwt/v4 v4.5.2 // indirect
 	github.com/golang/protobuf v1.5.4 // indirect
 	github.com/google/btree v1.1.3 // indirect
 	github.com/google/cel-go v0.23.2 // indirect

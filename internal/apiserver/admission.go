@@ -106,7 +106,7 @@ func (q *request) admissionAttributes(op admission.Operation, obj, old runtime.O
 	case admission.Delete:
 		opts = &metav1.DeleteOptions{}
 	}
-	u := &user.DefaultInfo{Name: q.user.Name, UID: q.user.UID, Groups: q.user.Groups}
+	u := &user.DefaultInfo{Name: q.user.Name, UID: q.user.UID, Groups: q.user.Groups, Extra: q.user.Extra}
 	kind := q.res.GroupVersionKind()
 	if op == admission.Connect {
 		// The object of a connect is its options (PodExecOptions...).

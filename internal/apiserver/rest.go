@@ -72,6 +72,9 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, info requ
 	case "eviction":
 		req.serveEviction()
 		return
+	case "token":
+		req.serveTokenRequest()
+		return
 	case "log", "exec", "attach", "portforward":
 		req.serveNodeProxy()
 		return

@@ -47,14 +47,18 @@ func (s *Server) serveReview(w http.ResponseWriter, r *http.Request, res *api.Re
 		o.Status = s.rulesReview(user, o.Spec.Namespace)
 		out = o
 	case *authenticationv1.SelfSubjectReview:
-		o.Status.UserInfo = authenticationv1.UserInfo{Username: user.Name, UID: user.UID, Groups: user.Groups}
+		o.Status.UserInfo = authenticationv1.UserInfo{Username: user.Name, UID: user.UID, Groups: user.Groups, Extra: extraValues(user.Extra)}
 		out = o
 	case *authenticationv1.TokenReview:
-		if u, ok := s.cfg.Tokens[o.Spec.Token]; ok {
+		if u, ok := s.cfg.Tokens[o.Spec.Token]; ok && len(o.Spec.Audiences) == 0 {
 			o.Status.Authenticated = true
 			o.Status.User = authenticationv1.UserInfo{Username: u.Name, UID: u.UID, Groups: append(append([]string{}, u.Groups...), "system:authenticated")}
+		} else if u, aud, err := s.authenticateServiceAccount(r.Context(), o.Spec.Token, o.Spec.Audiences); err == nil {
+			o.Status.Authenticated = true
+			o.Status.Audiences = aud
+			o.Status.User = authenticationv1.UserInfo{Username: u.Name, UID: u.UID, Groups: append(u.Groups, "system:authenticated"), Extra: extraValues(u.Extra)}
 		} else {
-			o.Status.Error = "the token is not known"
+			o.Status.Error = "the token is not valid: " + err.Error()
 		}
 		out = o
 	default:
@@ -119,4 +123,15 @@ func (s *Server) rulesReview(user UserInfo, ns string) authorizationv1.SubjectRu
 		}
 	}
 	return st
+}
+
+func extraValues(extra map[string][]string) map[string]authenticationv1.ExtraValue {
+	if len(extra) == 0 {
+		return nil
+	}
+	out := make(map[string]authenticationv1.ExtraValue, len(extra))
+	for k, v := range extra {
+		out[k] = v
+	}
+	return out
 }

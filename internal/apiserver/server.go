@@ -30,6 +30,7 @@ import (
 
 	"github.com/gureum/gureum/internal/api"
 	"github.com/gureum/gureum/internal/pki"
+	"github.com/gureum/gureum/internal/serviceaccount"
 	"github.com/gureum/gureum/internal/store"
 )
 
@@ -45,6 +46,9 @@ type Config struct {
 	Registry *api.Registry
 	// Tokens maps bearer tokens to users.
 	Tokens map[string]UserInfo
+	// ServiceAccounts issues and verifies service account tokens; nil
+	// serves no TokenRequest API and accepts no service account tokens.
+	ServiceAccounts *serviceaccount.Issuer
 	// ServiceCIDR is where ClusterIPs are allocated from.
 	ServiceCIDR *net.IPNet
 	// NodePortRange is the inclusive range NodePorts come from.
@@ -76,6 +80,7 @@ type UserInfo struct {
 	Name   string
 	UID    string
 	Groups []string
+	Extra  map[string][]string
 }
 
 // Server is the API server.
@@ -269,6 +274,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(withUser(r.Context(), user))
 	path := r.URL.Path
 	switch {
+	case path == oidcConfigPath || path == oidcJWKSPath:
+		s.serveOIDC(w, r)
+		return
 	case path == "/version" || path == "/version/":
 		s.serveVersion(w, r)
 		return
@@ -364,6 +372,15 @@ func (s *Server) authenticate(r *http.Request) (UserInfo, bool) {
 	}
 	if u, ok := s.cfg.Tokens[token]; ok && token != "" {
 		u.Groups = append(append([]string{}, u.Groups...), "system:authenticated")
+		return u, true
+	}
+	if serviceaccount.LooksLikeJWT(token) {
+		u, _, err := s.authenticateServiceAccount(r.Context(), token, nil)
+		if err != nil {
+			s.log.Debug("service account token rejected", "err", err)
+			return UserInfo{}, false
+		}
+		u.Groups = append(u.Groups, "system:authenticated")
 		return u, true
 	}
 	return UserInfo{}, false

@@ -97,6 +97,9 @@ func (s *Server) createObject(ctx context.Context, q *request, obj runtime.Objec
 	// the strategy prepares the object.
 	q.res.Strategy.Default(obj)
 	q.res.Strategy.PrepareForCreate(obj)
+	if err := s.admitServiceAccount(ctx, q, obj); err != nil {
+		return nil, err
+	}
 	// A CSR's requestor is whoever sent it, never what it claims.
 	api.FillCSRRequestor(obj, q.user.Name, q.user.UID, q.user.Groups, nil)
 	if !q.applied {
@@ -136,6 +139,11 @@ func (s *Server) createObject(ctx context.Context, q *request, obj runtime.Objec
 			return nil, err
 		}
 		conds, ops = append(conds, qconds...), append(ops, qops...)
+		if op, ok, err := s.defaultServiceAccountFor(q.res, obj); err != nil {
+			return nil, err
+		} else if ok {
+			ops = append(ops, op)
+		}
 		if q.dryRun() {
 			return obj, nil
 		}

@@ -242,8 +242,13 @@ func defaultClusterRoles() []*rbacv1.ClusterRole {
 		{ObjectMeta: bootstrapMeta("system:node"), Rules: []rbacv1.PolicyRule{
 			{APIGroups: []string{""}, Resources: []string{"nodes", "nodes/status", "pods", "pods/status", "events", "configmaps", "secrets", "services", "endpoints",
 				"persistentvolumeclaims", "persistentvolumes", "serviceaccounts", "namespaces"}, Verbs: append(append([]string{}, read...), write...)},
+			{APIGroups: []string{""}, Resources: []string{"serviceaccounts/token"}, Verbs: []string{"create"}},
 			{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: append(append([]string{}, read...), write...)},
 			{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: read}}},
+		// Anyone holding a service account token may learn how to verify
+		// one, as Kubernetes allows.
+		{ObjectMeta: bootstrapMeta("system:service-account-issuer-discovery"), Rules: []rbacv1.PolicyRule{
+			{NonResourceURLs: []string{"/.well-known/openid-configuration", "/.well-known/openid-configuration/", "/openid/v1/jwks", "/openid/v1/jwks/"}, Verbs: []string{"get"}}}},
 		// The built-in image registry at /v2/: every authenticated user
 		// (and node) may pull; pushing is granted by binding
 		// gureum:image-pusher (system:masters may always push).
@@ -267,6 +272,7 @@ func defaultClusterRoleBindings() []*rbacv1.ClusterRoleBinding {
 		bind("system:basic-user", "system:basic-user", group("system:authenticated")),
 		bind("system:discovery", "system:discovery", group("system:authenticated")),
 		bind("system:node", "system:node", group("system:nodes")),
+		bind("system:service-account-issuer-discovery", "system:service-account-issuer-discovery", group("system:serviceaccounts")),
 		bind("gureum:image-puller", "gureum:image-puller", group("system:authenticated")),
 	}
 }

@@ -36,9 +36,11 @@ import (
 // scheduler and every controller, all clients of the API server like any
 // other, sharing one informer factory so each resource is watched once.
 type controlLoops struct {
-	RESTConfig  *rest.Config
-	Client      kubernetes.Interface
-	CACertPEM   []byte
+	RESTConfig *rest.Config
+	Client     kubernetes.Interface
+	CACertPEM  []byte
+	// TokenSigner fills token Secrets; nil runs no token controller.
+	TokenSigner serviceaccount.Signer
 	ClusterCIDR *net.IPNet
 	LBPool      []string
 	// DNS is the cluster DNS server the workload loops include.
@@ -61,6 +63,9 @@ func (c controlLoops) start(ctx context.Context, g *errgroup.Group) error {
 		serviceaccount.New(c.Client, named("serviceaccount-controller")),
 		rootca.New(c.Client, c.CACertPEM, named("rootca-controller")),
 		namespace.New(c.Client, meta, c.Clock, named("namespace-controller")),
+	}
+	if c.TokenSigner != nil {
+		loops = append(loops, serviceaccount.NewTokens(c.Client, c.TokenSigner, c.CACertPEM, named("token-controller")))
 	}
 	if !c.CoreOnly {
 		loops = append(loops, c.workloadLoops(f, meta, named)...)

@@ -32,6 +32,7 @@ import (
 	"github.com/gureum/gureum/internal/image/pause"
 	"github.com/gureum/gureum/internal/imageregistry"
 	"github.com/gureum/gureum/internal/pki"
+	"github.com/gureum/gureum/internal/serviceaccount"
 	"github.com/gureum/gureum/internal/store"
 )
 
@@ -127,6 +128,14 @@ func RunServer(ctx context.Context, cfg ServerConfig) error {
 	if err != nil {
 		return err
 	}
+	saKey, err := pki.LoadOrCreateSigningKey(filepath.Join(tlsDir, "service-account.key"))
+	if err != nil {
+		return err
+	}
+	saIssuer, err := serviceaccount.NewIssuer(saKey, "https://kubernetes.default.svc."+cfg.ClusterDomain, nil, clock.RealClock{})
+	if err != nil {
+		return err
+	}
 
 	listener, err := net.Listen("tcp", net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.HTTPSPort)))
 	if err != nil {
@@ -167,6 +176,7 @@ func RunServer(ctx context.Context, cfg ServerConfig) error {
 		Tokens: map[string]apiserver.UserInfo{
 			nodeToken: {Name: "gureum-node", Groups: []string{"system:nodes"}},
 		},
+		ServiceAccounts:          saIssuer,
 		ServiceCIDR:              serviceNet,
 		Images:                   images,
 		OpenAPI:                  oapi,
@@ -226,6 +236,7 @@ func RunServer(ctx context.Context, cfg ServerConfig) error {
 			RESTConfig:  restCfg,
 			Client:      client,
 			CACertPEM:   ca.CertPEM,
+			TokenSigner: saIssuer,
 			ClusterCIDR: clusterNet,
 			LBPool:      cfg.LoadBalancerPool,
 			DNS: clusterDNS{

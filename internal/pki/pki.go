@@ -200,3 +200,37 @@ func serial() *big.Int {
 	}
 	return n
 }
+
+// LoadOrCreateSigningKey reads the ECDSA P-256 key at path, creating it
+// when absent. Service account tokens are signed with it; it stays the
+// same across restarts so tokens already handed out keep working.
+func LoadOrCreateSigningKey(path string) (*ecdsa.PrivateKey, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		kb, _ := pem.Decode(b)
+		if kb == nil {
+			return nil, fmt.Errorf("%s is not PEM", path)
+		}
+		key, err := x509.ParseECPrivateKey(kb.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("parse %s: %w", path, err)
+		}
+		return key, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read signing key: %w", err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("generate signing key: %w", err)
+	}
+	der, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("encode signing key: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create %s: %w", filepath.Dir(path), err)
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	return key, nil
+}

@@ -1,6 +1,8 @@
-// Package serviceaccount owns the controller that gives every namespace its
-// "default" ServiceAccount, as Kubernetes' service account controller
-// does: created with the namespace, recreated if deleted.
+// Package serviceaccount owns the controllers of service accounts: one
+// gives every namespace its "default" ServiceAccount (the API server
+// writes it with the namespace; this one recreates it when deleted), the
+// other fills token Secrets with long-lived tokens, as Kubernetes' service
+// account and token controllers do.
 package serviceaccount
 
 import (
