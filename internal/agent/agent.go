@@ -17,6 +17,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -95,7 +96,11 @@ type Agent struct {
 	podInformer cache.SharedIndexInformer
 	cmLister    corelisters.ConfigMapLister
 	secLister   corelisters.SecretLister
-	synced      []cache.InformerSynced
+	// svcLister serves the Services whose variables containers get.
+	svcLister corelisters.ServiceLister
+	synced    []cache.InformerSynced
+	// tokens issues and caches projected service account tokens.
+	tokens *tokenManager
 
 	broadcaster record.EventBroadcaster
 	recorder    record.EventRecorder
@@ -186,8 +191,13 @@ func New(cfg Config) *Agent {
 	}})
 	cmInf := a.objFactory.Core().V1().ConfigMaps()
 	secInf := a.objFactory.Core().V1().Secrets()
-	a.cmLister, a.secLister = cmInf.Lister(), secInf.Lister()
-	a.synced = []cache.InformerSynced{a.podInformer.HasSynced, cmInf.Informer().HasSynced, secInf.Informer().HasSynced}
+	// Services only feed environment variables, read when a container
+	// starts, so they need no event handler. Pods wait for this cache to
+	// sync like the others, so that no container starts without them.
+	svcInf := a.objFactory.Core().V1().Services()
+	a.cmLister, a.secLister, a.svcLister = cmInf.Lister(), secInf.Lister(), svcInf.Lister()
+	a.synced = []cache.InformerSynced{a.podInformer.HasSynced, cmInf.Informer().HasSynced, secInf.Informer().HasSynced, svcInf.Informer().HasSynced}
+	a.tokens = newTokenManager(clientTokenRequester{cfg.Client}, a.clk, a.log)
 
 	_, _ = a.podInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { a.podChanged(obj) },
@@ -268,6 +278,9 @@ func (l lister) ConfigMap(ns, name string) (*v1.ConfigMap, error) {
 }
 func (l lister) Secret(ns, name string) (*v1.Secret, error) {
 	return l.a.secLister.Secrets(ns).Get(name)
+}
+func (l lister) Services(ns string) ([]*v1.Service, error) {
+	return l.a.svcLister.Services(ns).List(labels.Everything())
 }
 
 func (a *Agent) podByUID(uid types.UID) *v1.Pod {

@@ -2,18 +2,23 @@ package agent
 
 import (
 	"fmt"
+	"net"
+	"slices"
 	"strconv"
 	"strings"
 
 	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// objectSource finds the ConfigMaps and Secrets a pod refers to.
+// objectSource finds the ConfigMaps and Secrets a pod refers to, and the
+// Services its environment describes.
 type objectSource interface {
 	ConfigMap(namespace, name string) (*v1.ConfigMap, error)
 	Secret(namespace, name string) (*v1.Secret, error)
+	Services(namespace string) ([]*v1.Service, error)
 }
 
 // expand replaces $(VAR) references the way Kubernetes does: "$$" is an
@@ -58,9 +63,15 @@ type podAddresses struct {
 	HostIPs, PodIPs []string
 }
 
-// resolveEnv builds a container's environment: envFrom first, then env in
-// order, each value expanded against the variables before it.
+// resolveEnv builds a container's environment: the Service variables
+// first, then envFrom, then env in order, each value expanded against the
+// variables before it. A later source overrides an earlier one of the
+// same name, so a container's own variables win over the Service ones.
 func resolveEnv(pod *v1.Pod, c *v1.Container, src objectSource, addrs podAddresses) ([]envVar, error) {
+	services, err := servicesForEnv(pod, src)
+	if err != nil {
+		return nil, err
+	}
 	var out []envVar
 	index := map[string]int{}
 	set := func(name, value string) {
@@ -76,6 +87,9 @@ func resolveEnv(pod *v1.Pod, c *v1.Container, src objectSource, addrs podAddress
 			return out[i].Value, true
 		}
 		return "", false
+	}
+	for _, e := range serviceEnv(services, pod) {
+		set(e.Name, e.Value)
 	}
 	for _, ef := range c.EnvFrom {
 		switch {
@@ -295,4 +309,105 @@ func expandCommand(c *v1.Container, env []envVar) (cmd, args []string) {
 		args = append(args, expand(s, lookup))
 	}
 	return cmd, args
+}
+
+// masterServiceNamespace and masterServiceName name the API server's own
+// Service, whose variables every pod gets: client-go's in-cluster
+// configuration finds the API server through KUBERNETES_SERVICE_HOST and
+// KUBERNETES_SERVICE_PORT.
+const (
+	masterServiceNamespace = metav1.NamespaceDefault
+	masterServiceName      = "kubernetes"
+)
+
+func serviceLinksEnabled(pod *v1.Pod) bool {
+	return pod.Spec.EnableServiceLinks == nil || *pod.Spec.EnableServiceLinks
+}
+
+// servicesForEnv lists the Services serviceEnv may need: those of the
+// master Service's namespace and, with service links on, the pod's own.
+func servicesForEnv(pod *v1.Pod, src objectSource) ([]*v1.Service, error) {
+	services, err := src.Services(masterServiceNamespace)
+	if err != nil {
+		return nil, fmt.Errorf("list services for environment variables: %w", err)
+	}
+	if serviceLinksEnabled(pod) && pod.Namespace != masterServiceNamespace {
+		own, err := src.Services(pod.Namespace)
+		if err != nil {
+			return nil, fmt.Errorf("list services for environment variables: %w", err)
+		}
+		services = append(slices.Clip(services), own...)
+	}
+	return services, nil
+}
+
+// serviceEnv is the kubelet's "service links": Docker-links style
+// variables for the master Service, always, and, unless the pod sets
+// enableServiceLinks to false, for every Service of its namespace that has
+// a cluster IP. services may hold Services of any namespace; those that
+// do not apply to pod are ignored. A Service named "kubernetes" in the
+// pod's own namespace replaces the master one, as in the kubelet, since
+// both would produce the same variable names.
+func serviceEnv(services []*v1.Service, pod *v1.Pod) []envVar {
+	links := serviceLinksEnabled(pod)
+	byName := map[string]*v1.Service{}
+	for _, s := range services {
+		if s.Spec.ClusterIP == "" || s.Spec.ClusterIP == v1.ClusterIPNone {
+			continue
+		}
+		switch {
+		case links && s.Namespace == pod.Namespace:
+			byName[s.Name] = s
+		case s.Namespace == masterServiceNamespace && s.Name == masterServiceName:
+			if _, ok := byName[s.Name]; !ok {
+				byName[s.Name] = s
+			}
+		}
+	}
+	// Sorted so that a container's environment, and with it its spec
+	// hash in the runtime, does not change from one start to the next.
+	var out []envVar
+	for _, name := range sortedKeys(byName) {
+		out = append(out, serviceLinkVars(byName[name])...)
+	}
+	return out
+}
+
+// serviceLinkVars are one Service's variables, named and valued as the
+// kubelet's (k8s.io/kubernetes/pkg/kubelet/envvars) so that programs
+// written against Kubernetes find what they expect.
+func serviceLinkVars(s *v1.Service) []envVar {
+	prefix := serviceEnvName(s.Name)
+	ip := s.Spec.ClusterIP
+	out := []envVar{{prefix + "_SERVICE_HOST", ip}}
+	if len(s.Spec.Ports) == 0 {
+		return out
+	}
+	out = append(out, envVar{prefix + "_SERVICE_PORT", strconv.Itoa(int(s.Spec.Ports[0].Port))})
+	for _, p := range s.Spec.Ports {
+		if p.Name != "" {
+			out = append(out, envVar{prefix + "_SERVICE_PORT_" + serviceEnvName(p.Name), strconv.Itoa(int(p.Port))})
+		}
+	}
+	for i, p := range s.Spec.Ports {
+		proto := p.Protocol
+		if proto == "" {
+			proto = v1.ProtocolTCP
+		}
+		lower := strings.ToLower(string(proto))
+		port := strconv.Itoa(int(p.Port))
+		url := lower + "://" + net.JoinHostPort(ip, port) // brackets IPv6 addresses
+		if i == 0 {
+			out = append(out, envVar{prefix + "_PORT", url})
+		}
+		pp := prefix + "_PORT_" + port + "_" + strings.ToUpper(string(proto))
+		out = append(out, envVar{pp, url}, envVar{pp + "_PROTO", lower}, envVar{pp + "_PORT", port}, envVar{pp + "_ADDR", ip})
+	}
+	return out
+}
+
+// serviceEnvName turns a Service or port name (a DNS label) into the
+// variable-name form: upper case, '-' as '_'.
+func serviceEnvName(name string) string {
+	return strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
 }

@@ -1,7 +1,9 @@
 package agent
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	v1 "k8s.io/api/core/v1"
@@ -12,10 +14,26 @@ import (
 	"k8s.io/utils/ptr"
 )
 
-// mapSource serves ConfigMaps and Secrets from maps.
+// mapSource serves ConfigMaps and Secrets from maps, and Services from a list.
 type mapSource struct {
 	cms  map[string]*v1.ConfigMap
 	secs map[string]*v1.Secret
+	svcs []*v1.Service
+	// svcErr fails every Services call.
+	svcErr error
+}
+
+func (m mapSource) Services(ns string) ([]*v1.Service, error) {
+	if m.svcErr != nil {
+		return nil, m.svcErr
+	}
+	var out []*v1.Service
+	for _, s := range m.svcs {
+		if s.Namespace == ns {
+			out = append(out, s)
+		}
+	}
+	return out, nil
 }
 
 func (m mapSource) ConfigMap(ns, name string) (*v1.ConfigMap, error) {
@@ -130,5 +148,162 @@ func TestExpandCommand(t *testing.T) {
 	cmd, args := expandCommand(c, []envVar{{"BIN", "server"}, {"PORT", "80"}})
 	if fmt.Sprint(cmd, args) != "[/bin/server] [--port=80 $(PORT) $(NOPE)]" {
 		t.Fatalf("got %v %v", cmd, args)
+	}
+}
+
+func svc(ns, name, clusterIP string, ports ...v1.ServicePort) *v1.Service {
+	return &v1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: v1.ServiceSpec{ClusterIP: clusterIP, Ports: ports}}
+}
+
+// envString renders variables one per line, for readable diffs.
+func envString(env []envVar) string {
+	var b strings.Builder
+	for _, e := range env {
+		b.WriteString(e.Name + "=" + e.Value + "\n")
+	}
+	return b.String()
+}
+
+func TestServiceEnv(t *testing.T) {
+	master := svc("default", "kubernetes", "10.96.0.1", v1.ServicePort{Name: "https", Port: 443, Protocol: v1.ProtocolTCP})
+	const masterVars = `KUBERNETES_SERVICE_HOST=10.96.0.1
+KUBERNETES_SERVICE_PORT=443
+KUBERNETES_SERVICE_PORT_HTTPS=443
+KUBERNETES_PORT=tcp://10.96.0.1:443
+KUBERNETES_PORT_443_TCP=tcp://10.96.0.1:443
+KUBERNETES_PORT_443_TCP_PROTO=tcp
+KUBERNETES_PORT_443_TCP_PORT=443
+KUBERNETES_PORT_443_TCP_ADDR=10.96.0.1
+`
+	web := svc("app", "my-web", "10.96.0.20",
+		v1.ServicePort{Port: 80}, // unnamed first port, no protocol: TCP
+		v1.ServicePort{Name: "metrics-port", Port: 9090, Protocol: v1.ProtocolTCP},
+		v1.ServicePort{Name: "dns", Port: 53, Protocol: v1.ProtocolUDP})
+	const webVars = `MY_WEB_SERVICE_HOST=10.96.0.20
+MY_WEB_SERVICE_PORT=80
+MY_WEB_SERVICE_PORT_METRICS_PORT=9090
+MY_WEB_SERVICE_PORT_DNS=53
+MY_WEB_PORT=tcp://10.96.0.20:80
+MY_WEB_PORT_80_TCP=tcp://10.96.0.20:80
+MY_WEB_PORT_80_TCP_PROTO=tcp
+MY_WEB_PORT_80_TCP_PORT=80
+MY_WEB_PORT_80_TCP_ADDR=10.96.0.20
+MY_WEB_PORT_9090_TCP=tcp://10.96.0.20:9090
+MY_WEB_PORT_9090_TCP_PROTO=tcp
+MY_WEB_PORT_9090_TCP_PORT=9090
+MY_WEB_PORT_9090_TCP_ADDR=10.96.0.20
+MY_WEB_PORT_53_UDP=udp://10.96.0.20:53
+MY_WEB_PORT_53_UDP_PROTO=udp
+MY_WEB_PORT_53_UDP_PORT=53
+MY_WEB_PORT_53_UDP_ADDR=10.96.0.20
+`
+	pod := func(ns string, links *bool) *v1.Pod {
+		return &v1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "p"}, Spec: v1.PodSpec{EnableServiceLinks: links}}
+	}
+	cases := []struct {
+		name     string
+		services []*v1.Service
+		pod      *v1.Pod
+		want     string
+	}{
+		{name: "no services", pod: pod("app", nil), want: ""},
+		{name: "master service in every namespace", services: []*v1.Service{master}, pod: pod("app", nil), want: masterVars},
+		{name: "master service in default", services: []*v1.Service{master}, pod: pod("default", nil), want: masterVars},
+		{name: "own namespace services, sorted by name", services: []*v1.Service{web, master}, pod: pod("app", nil), want: masterVars + webVars},
+		{name: "enableServiceLinks true", services: []*v1.Service{web, master}, pod: pod("app", ptr.To(true)), want: masterVars + webVars},
+		{name: "enableServiceLinks false keeps the master service", services: []*v1.Service{web, master}, pod: pod("app", ptr.To(false)), want: masterVars},
+		{name: "enableServiceLinks false in default keeps only the master service",
+			services: []*v1.Service{master, svc("default", "db", "10.96.0.5", v1.ServicePort{Port: 5432})}, pod: pod("default", ptr.To(false)), want: masterVars},
+		{name: "other namespaces ignored", services: []*v1.Service{web, svc("default", "db", "10.96.0.5", v1.ServicePort{Port: 5432})}, pod: pod("other", nil), want: ""},
+		{name: "headless and ExternalName ignored", services: []*v1.Service{
+			svc("app", "headless", v1.ClusterIPNone, v1.ServicePort{Port: 80}),
+			svc("app", "external", "", v1.ServicePort{Port: 80}),
+			svc("default", "kubernetes", "", v1.ServicePort{Port: 443})}, pod: pod("app", nil), want: ""},
+		{name: "own kubernetes service replaces the master one", services: []*v1.Service{master, svc("app", "kubernetes", "10.96.0.9", v1.ServicePort{Port: 8443})}, pod: pod("app", nil),
+			want: "KUBERNETES_SERVICE_HOST=10.96.0.9\nKUBERNETES_SERVICE_PORT=8443\nKUBERNETES_PORT=tcp://10.96.0.9:8443\nKUBERNETES_PORT_8443_TCP=tcp://10.96.0.9:8443\n" +
+				"KUBERNETES_PORT_8443_TCP_PROTO=tcp\nKUBERNETES_PORT_8443_TCP_PORT=8443\nKUBERNETES_PORT_8443_TCP_ADDR=10.96.0.9\n"},
+		{name: "own kubernetes service listed first still wins", services: []*v1.Service{svc("app", "kubernetes", "10.96.0.9"), master}, pod: pod("app", nil),
+			want: "KUBERNETES_SERVICE_HOST=10.96.0.9\n"},
+		{name: "IPv6 bracketed in URLs only", services: []*v1.Service{svc("app", "v6", "fd00:96::20", v1.ServicePort{Name: "http", Port: 80, Protocol: v1.ProtocolSCTP})}, pod: pod("app", nil),
+			want: "V6_SERVICE_HOST=fd00:96::20\nV6_SERVICE_PORT=80\nV6_SERVICE_PORT_HTTP=80\nV6_PORT=sctp://[fd00:96::20]:80\nV6_PORT_80_SCTP=sctp://[fd00:96::20]:80\n" +
+				"V6_PORT_80_SCTP_PROTO=sctp\nV6_PORT_80_SCTP_PORT=80\nV6_PORT_80_SCTP_ADDR=fd00:96::20\n"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := envString(serviceEnv(tc.services, tc.pod)); got != tc.want {
+				t.Errorf("got:\n%s\nwant:\n%s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestResolveEnvWithServices(t *testing.T) {
+	src := mapSource{
+		cms: map[string]*v1.ConfigMap{"app/cfg": {Data: map[string]string{"MY_WEB_SERVICE_PORT": "from-configmap"}}},
+		svcs: []*v1.Service{
+			svc("default", "kubernetes", "10.96.0.1", v1.ServicePort{Name: "https", Port: 443}),
+			svc("app", "my-web", "10.96.0.20", v1.ServicePort{Port: 80}),
+			svc("other", "elsewhere", "10.96.0.30", v1.ServicePort{Port: 80}),
+		},
+	}
+	pod := &v1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "app"}}
+	c := v1.Container{
+		EnvFrom: []v1.EnvFromSource{{ConfigMapRef: &v1.ConfigMapEnvSource{LocalObjectReference: v1.LocalObjectReference{Name: "cfg"}}}},
+		Env: []v1.EnvVar{
+			{Name: "KUBERNETES_SERVICE_HOST", Value: "override"},
+			{Name: "URL", Value: "http://$(MY_WEB_SERVICE_HOST):$(MY_WEB_SERVICE_PORT)/ $(ELSEWHERE_SERVICE_HOST)"},
+			{Name: "API", Value: "$(KUBERNETES_SERVICE_HOST):$(KUBERNETES_SERVICE_PORT)"},
+		},
+		Command: []string{"/bin/client", "--server=$(MY_WEB_PORT)"},
+		Args:    []string{"$(KUBERNETES_PORT_443_TCP_ADDR)"},
+	}
+	env, err := resolveEnv(pod, &c, src, podAddresses{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, e := range env {
+		if _, dup := got[e.Name]; dup {
+			t.Errorf("variable %s appears twice", e.Name)
+		}
+		got[e.Name] = e.Value
+	}
+	want := map[string]string{
+		"KUBERNETES_SERVICE_HOST": "override", // env overrides service variables
+		"KUBERNETES_SERVICE_PORT": "443",
+		"MY_WEB_SERVICE_HOST":     "10.96.0.20",
+		"MY_WEB_SERVICE_PORT":     "from-configmap", // so does envFrom
+		"URL":                     "http://10.96.0.20:from-configmap/ $(ELSEWHERE_SERVICE_HOST)",
+		"API":                     "override:443",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+	if _, ok := got["ELSEWHERE_SERVICE_HOST"]; ok {
+		t.Error("a Service of another namespace produced variables")
+	}
+	// Service variables come first, the container's own after them.
+	if env[0].Name != "KUBERNETES_SERVICE_HOST" || env[len(env)-1].Name != "API" {
+		t.Errorf("order: first %s, last %s", env[0].Name, env[len(env)-1].Name)
+	}
+	cmd, args := expandCommand(&c, env)
+	if fmt.Sprint(cmd, args) != "[/bin/client --server=tcp://10.96.0.20:80] [10.96.0.1]" {
+		t.Errorf("command = %v %v", cmd, args)
+	}
+
+	pod.Spec.EnableServiceLinks = ptr.To(false)
+	env, err = resolveEnv(pod, &v1.Container{}, src, podAddresses{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := envString(env); !strings.Contains(s, "KUBERNETES_SERVICE_HOST=10.96.0.1\n") || strings.Contains(s, "MY_WEB") {
+		t.Errorf("enableServiceLinks=false env:\n%s", s)
+	}
+
+	src.svcErr = errors.New("cache gone")
+	if _, err := resolveEnv(pod, &v1.Container{}, src, podAddresses{}); err == nil || !strings.Contains(err.Error(), "list services for environment variables: cache gone") {
+		t.Errorf("err = %v", err)
 	}
 }

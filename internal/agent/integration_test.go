@@ -786,3 +786,60 @@ func TestStartupProbeGatesOtherProbes(t *testing.T) {
 		t.Errorf("liveness never ran after startup")
 	}
 }
+
+func TestServiceEnvInContainers(t *testing.T) {
+	s := testenv.Start(t)
+	ctx := context.Background()
+	// Pods need their namespace's default account where service account
+	// admission runs.
+	if _, err := s.Client.CoreV1().ServiceAccounts("default").Create(ctx, &v1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	services := map[string]*v1.Service{}
+	for _, svc := range []*v1.Service{
+		{ObjectMeta: metav1.ObjectMeta{Name: "kubernetes"}, Spec: v1.ServiceSpec{Ports: []v1.ServicePort{{Name: "https", Port: 443}}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "my-db"}, Spec: v1.ServiceSpec{Ports: []v1.ServicePort{{Port: 5432}}}},
+	} {
+		created, err := s.Client.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+		if err != nil {
+			created, err = s.Client.CoreV1().Services("default").Get(ctx, svc.Name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		services[svc.Name] = created
+	}
+	// Started after the Services exist: the agent starts no pod before its
+	// caches have synced, so the container cannot race the Service watch.
+	ta := startAgent(t, s, nil, "")
+	createPod(t, s, simplePod("svcenv", v1.Container{Name: "app", Image: "web:1",
+		Env:  []v1.EnvVar{{Name: "DB", Value: "$(MY_DB_SERVICE_HOST):$(MY_DB_SERVICE_PORT)"}},
+		Args: []string{"--api=$(KUBERNETES_PORT)"}}))
+	eventually(t, 10*time.Second, "service variables", func() (bool, string) {
+		for _, c := range ta.rt.Containers() {
+			if c.Config.Labels["io.kubernetes.pod.name"] != "svcenv" {
+				continue
+			}
+			env := map[string]string{}
+			for _, kv := range c.Config.Envs {
+				env[kv.Key] = kv.Value
+			}
+			api, db := services["kubernetes"].Spec.ClusterIP, services["my-db"].Spec.ClusterIP
+			want := map[string]string{"KUBERNETES_SERVICE_HOST": api, "KUBERNETES_SERVICE_PORT": "443", "KUBERNETES_SERVICE_PORT_HTTPS": "443",
+				"MY_DB_SERVICE_HOST": db, "MY_DB_PORT_5432_TCP_ADDR": db, "DB": db + ":5432"}
+			for k, v := range want {
+				if env[k] != v {
+					return false, fmt.Sprintf("%s = %q, want %q", k, env[k], v)
+				}
+			}
+			if fmt.Sprint(c.Config.Args) != "[--api=tcp://"+api+":443]" {
+				return false, fmt.Sprint("args ", c.Config.Args)
+			}
+			return true, ""
+		}
+		return false, "container not created"
+	})
+}

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -29,9 +30,6 @@ type volumeInfo struct {
 	Path     string
 	ReadOnly bool // configMap, secret, downwardAPI and projected are read-only
 }
-
-// errSkippedToken marks projected service-account tokens we cannot issue.
-var errSkippedToken = errors.New("serviceAccountToken projections are not supported yet (no TokenRequest API); the token file is omitted")
 
 // renderConfigMap is the payload of a configMap volume (or projection).
 func renderConfigMap(ns, name string, items []v1.KeyToPath, defaultMode *int32, optional *bool, src objectSource) (map[string]fileProjection, error) {
@@ -134,32 +132,56 @@ func renderDownwardAPI(pod *v1.Pod, items []v1.DownwardAPIVolumeFile, defaultMod
 	return out, nil
 }
 
-// renderProjected merges the sources of a projected volume; it returns
-// errSkippedToken (with the rest of the payload) when a token was omitted.
-func renderProjected(pod *v1.Pod, p *v1.ProjectedVolumeSource, src objectSource, addrs podAddresses) (map[string]fileProjection, error) {
+// renderProjected merges the sources of a projected volume. refreshAt is
+// when its service account tokens are next due for refresh (zero without
+// tokens).
+func (v volumeSetup) renderProjected(ctx context.Context, pod *v1.Pod, p *v1.ProjectedVolumeSource, addrs podAddresses) (payload map[string]fileProjection, refreshAt time.Time, err error) {
 	out := map[string]fileProjection{}
-	var skipped error
 	for _, s := range p.Sources {
 		var part map[string]fileProjection
 		var err error
 		switch {
 		case s.ConfigMap != nil:
-			part, err = renderConfigMap(pod.Namespace, s.ConfigMap.Name, s.ConfigMap.Items, p.DefaultMode, s.ConfigMap.Optional, src)
+			part, err = renderConfigMap(pod.Namespace, s.ConfigMap.Name, s.ConfigMap.Items, p.DefaultMode, s.ConfigMap.Optional, v.src)
 		case s.Secret != nil:
-			part, err = renderSecret(pod.Namespace, s.Secret.Name, s.Secret.Items, p.DefaultMode, s.Secret.Optional, src)
+			part, err = renderSecret(pod.Namespace, s.Secret.Name, s.Secret.Items, p.DefaultMode, s.Secret.Optional, v.src)
 		case s.DownwardAPI != nil:
 			part, err = renderDownwardAPI(pod, s.DownwardAPI.Items, p.DefaultMode, addrs)
 		case s.ServiceAccountToken != nil:
-			skipped = errSkippedToken
+			var tok issuedToken
+			tok, err = v.serviceAccountToken(ctx, pod, s.ServiceAccountToken)
+			if err == nil {
+				mode := defaultFileMode
+				if p.DefaultMode != nil {
+					mode = *p.DefaultMode
+				}
+				part = map[string]fileProjection{s.ServiceAccountToken.Path: {Data: []byte(tok.token), Mode: mode}}
+				refreshAt = minTime(refreshAt, tok.refreshAt)
+			}
 		}
 		if err != nil {
-			return nil, err
+			return nil, time.Time{}, err
 		}
 		for k, v := range part {
 			out[k] = v
 		}
 	}
-	return out, skipped
+	return out, refreshAt, nil
+}
+
+// serviceAccountToken fetches a projection's token. A pod whose token
+// cannot be fetched does not start (FailedMount, as in Kubernetes): the
+// token's absence would only surface later as a confusing
+// authentication failure inside the container.
+func (v volumeSetup) serviceAccountToken(ctx context.Context, pod *v1.Pod, p *v1.ServiceAccountTokenProjection) (issuedToken, error) {
+	if v.tokens == nil {
+		return issuedToken{}, errors.New("failed to fetch token: the agent has no token source")
+	}
+	tok, err := v.tokens.podToken(ctx, pod, p)
+	if err != nil {
+		return issuedToken{}, fmt.Errorf("failed to fetch token: %w", err)
+	}
+	return tok, nil
 }
 
 // checkHostPath applies a hostPath volume's type, creating what the
@@ -220,11 +242,14 @@ type volumeSetup struct {
 	paths   podPaths
 	mounter Mounter
 	src     objectSource
+	tokens  *tokenManager
 	now     time.Time
 }
 
-// setup prepares every volume; warnings are problems that do not stop the pod.
-func (v volumeSetup) setup(pod *v1.Pod, addrs podAddresses) (vols map[string]volumeInfo, warnings []string, err error) {
+// setup prepares every volume. refreshAt is when a service account token
+// in them is next due for refresh, so the caller can sync the pod again
+// then (zero when there is none).
+func (v volumeSetup) setup(ctx context.Context, pod *v1.Pod, addrs podAddresses) (vols map[string]volumeInfo, refreshAt time.Time, err error) {
 	uid := string(pod.UID)
 	vols = map[string]volumeInfo{}
 	for _, vol := range pod.Spec.Volumes {
@@ -234,7 +259,7 @@ func (v volumeSetup) setup(pod *v1.Pod, addrs podAddresses) (vols map[string]vol
 		case vol.EmptyDir != nil:
 			dir = v.paths.volume(uid, "kubernetes.io~empty-dir", vol.Name)
 			if err := os.MkdirAll(dir, 0o777); err != nil {
-				return nil, nil, fmt.Errorf("emptyDir %s: %w", vol.Name, err)
+				return nil, time.Time{}, fmt.Errorf("emptyDir %s: %w", vol.Name, err)
 			}
 			_ = os.Chmod(dir, 0o777) // any container user may write, as in Kubernetes
 			if vol.EmptyDir.Medium == v1.StorageMediumMemory {
@@ -243,14 +268,14 @@ func (v volumeSetup) setup(pod *v1.Pod, addrs podAddresses) (vols map[string]vol
 					size = vol.EmptyDir.SizeLimit.Value()
 				}
 				if err := v.mounter.MountTmpfs(dir, size); err != nil {
-					return nil, nil, fmt.Errorf("mount tmpfs for emptyDir %s: %w", vol.Name, err)
+					return nil, time.Time{}, fmt.Errorf("mount tmpfs for emptyDir %s: %w", vol.Name, err)
 				}
 			}
 			vols[vol.Name] = volumeInfo{Path: dir}
 			continue
 		case vol.HostPath != nil:
 			if err := checkHostPath(vol.HostPath.Path, vol.HostPath.Type); err != nil {
-				return nil, nil, fmt.Errorf("hostPath %s: %w", vol.Name, err)
+				return nil, time.Time{}, fmt.Errorf("hostPath %s: %w", vol.Name, err)
 			}
 			vols[vol.Name] = volumeInfo{Path: vol.HostPath.Path}
 			continue
@@ -265,23 +290,21 @@ func (v volumeSetup) setup(pod *v1.Pod, addrs podAddresses) (vols map[string]vol
 			payload, err = renderDownwardAPI(pod, vol.DownwardAPI.Items, vol.DownwardAPI.DefaultMode, addrs)
 		case vol.Projected != nil:
 			dir = v.paths.volume(uid, "kubernetes.io~projected", vol.Name)
-			payload, err = renderProjected(pod, vol.Projected, v.src, addrs)
-			if errors.Is(err, errSkippedToken) {
-				warnings = append(warnings, fmt.Sprintf("volume %q: %v", vol.Name, err))
-				err = nil
-			}
+			var at time.Time
+			payload, at, err = v.renderProjected(ctx, pod, vol.Projected, addrs)
+			refreshAt = minTime(refreshAt, at)
 		default:
-			return nil, nil, fmt.Errorf("volume %q: this volume type is not supported by Gureum's agent yet", vol.Name)
+			return nil, time.Time{}, fmt.Errorf("volume %q: this volume type is not supported by Gureum's agent yet", vol.Name)
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("volume %q: %w", vol.Name, err)
+			return nil, time.Time{}, fmt.Errorf("volume %q: %w", vol.Name, err)
 		}
 		if _, err := writeAtomic(dir, payload, v.now); err != nil {
-			return nil, nil, fmt.Errorf("volume %q: %w", vol.Name, err)
+			return nil, time.Time{}, fmt.Errorf("volume %q: %w", vol.Name, err)
 		}
 		vols[vol.Name] = volumeInfo{Path: dir, ReadOnly: true}
 	}
-	return vols, warnings, nil
+	return vols, refreshAt, nil
 }
 
 // mounts turns a container's volumeMounts into CRI mounts, resolving

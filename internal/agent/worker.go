@@ -160,6 +160,7 @@ func (a *Agent) syncPod(ctx context.Context, w *podWorker) (done bool, requeue t
 			return false, 0, err
 		}
 		a.forgetBackoffs(w.uid)
+		a.tokens.forgetPod(w.uid)
 		return true, 0, nil
 	}
 	log := a.log.With("pod", pod.Namespace+"/"+pod.Name)
@@ -211,18 +212,17 @@ func (a *Agent) syncPod(ctx context.Context, w *podWorker) (done bool, requeue t
 		podIP = sb.IP
 	}
 	// Volumes are set up on every sync of a live pod, so configMap and
-	// secret files follow their objects.
+	// secret files follow their objects, and service account tokens are
+	// replaced when due: the pod is synced again at that time.
 	if !act.Done {
 		addrs := podAddresses{HostIPs: a.hostIPs()}
 		if podIP != "" {
 			addrs.PodIPs = []string{podIP}
 		}
-		vs := volumeSetup{paths: a.paths, mounter: a.cfg.Mounter, src: lister{a}, now: now}
-		vols, warnings, verr := vs.setup(pod, addrs)
-		if len(act.Start) > 0 {
-			for _, wmsg := range warnings {
-				a.recorder.Event(pod, v1.EventTypeWarning, "FailedMount", wmsg)
-			}
+		vs := volumeSetup{paths: a.paths, mounter: a.cfg.Mounter, src: lister{a}, tokens: a.tokens, now: now}
+		vols, refreshAt, verr := vs.setup(ctx, pod, addrs)
+		if !refreshAt.IsZero() {
+			requeue = minPositive(requeue, max(refreshAt.Sub(now), time.Second))
 		}
 		if verr != nil {
 			a.recorder.Eventf(pod, v1.EventTypeWarning, "FailedMount", "MountVolume.SetUp failed: %v", verr)

@@ -24,7 +24,7 @@ import (
 
 // bootstrap creates what every cluster is expected to have; it is
 // idempotent, so every start runs it.
-func bootstrap(ctx context.Context, c kubernetes.Interface, serviceNet *net.IPNet, httpsPort int, log *slog.Logger) error {
+func bootstrap(ctx context.Context, c kubernetes.Interface, serviceNet *net.IPNet, advertiseIP string, httpsPort int, log *slog.Logger) error {
 	for _, ns := range []string{"default", "kube-system", "kube-public", "kube-node-lease"} {
 		_, err := c.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 		if err != nil && !apierrors.IsAlreadyExists(err) {
@@ -42,7 +42,7 @@ func bootstrap(ctx context.Context, c kubernetes.Interface, serviceNet *net.IPNe
 	if _, err := c.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create the kubernetes service: %w", err)
 	}
-	if err := publishEndpoints(ctx, c, "default", "kubernetes", hostIP(), []corev1.EndpointPort{{Name: "https", Port: int32(httpsPort), Protocol: corev1.ProtocolTCP}}); err != nil {
+	if err := publishEndpoints(ctx, c, "default", "kubernetes", advertiseIP, []corev1.EndpointPort{{Name: "https", Port: int32(httpsPort), Protocol: corev1.ProtocolTCP}}); err != nil {
 		return err
 	}
 	for _, pc := range api.SystemPriorityClasses() {
@@ -171,6 +171,21 @@ func publishEndpoints(ctx context.Context, c kubernetes.Interface, ns, name, ip 
 
 // hostIP is the address other machines reach this server on: the first
 // non-loopback IPv4 address, else loopback.
+// advertiseIP is the address pods reach the API server at, behind the
+// kubernetes Service: the bind address when it names one interface, else
+// the host's first address.
+func advertiseIP(bind string, log *slog.Logger) string {
+	ip := net.ParseIP(bind)
+	switch {
+	case ip == nil || ip.IsUnspecified():
+		return hostIP()
+	case ip.IsLoopback():
+		log.Warn("the API server listens on loopback only: pods cannot reach it through the kubernetes Service; bind to 0.0.0.0 or a host address for in-cluster clients", "bindAddress", bind)
+		return hostIP()
+	}
+	return ip.String()
+}
+
 func hostIP() string {
 	addrs, err := net.InterfaceAddrs()
 	if err == nil {

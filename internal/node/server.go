@@ -215,7 +215,7 @@ func RunServer(ctx context.Context, cfg ServerConfig) error {
 		if err != nil {
 			return fmt.Errorf("build client: %w", err)
 		}
-		if err := bootstrap(gctx, client, serviceNet, listener.Addr().(*net.TCPAddr).Port, log); err != nil {
+		if err := bootstrap(gctx, client, serviceNet, advertiseIP(cfg.BindAddress, log), listener.Addr().(*net.TCPAddr).Port, log); err != nil {
 			return fmt.Errorf("bootstrap cluster objects: %w", err)
 		}
 		if err := startAdmission(gctx, srv, restCfg, log.With("component", "admission")); err != nil {

@@ -27,6 +27,13 @@ type node struct {
 
 func startNode(t *testing.T) *node {
 	t.Helper()
+	return startNodeWith(t, serverOpts{})
+}
+
+// startNodeWith starts a node with opts; ports, data dir and agent are
+// filled in.
+func startNodeWith(t *testing.T, opts serverOpts) *node {
+	t.Helper()
 	requireRoot(t, "the agent runs containerd, runc and CNI plugins in network namespaces")
 	for _, bin := range []string{"containerd", "runc", "ctr", "ip"} {
 		if _, err := exec.LookPath(bin); err != nil {
@@ -37,7 +44,9 @@ func startNode(t *testing.T) *node {
 	dir := t.TempDir()
 	// Cluster DNS on a free port, so a cloud already running on this
 	// machine (holding port 53) does not stop the test's.
-	n.opts = serverOpts{AgentPort: n.AgentPort, DataDir: dir, Extra: []string{"--cluster-dns-port", strconv.Itoa(freePort(t))}}
+	n.opts = opts
+	n.opts.AgentPort, n.opts.DataDir = n.AgentPort, dir
+	n.opts.Extra = append(n.opts.Extra, "--cluster-dns-port", strconv.Itoa(freePort(t)))
 	// Cleanups run last-registered first: pods are deleted while the
 	// server still runs, then the server stops, then whatever a failed
 	// test left running under this data dir is killed so the temporary

@@ -157,6 +157,9 @@ type serverOpts struct {
 	Ports   *ports // nil: free ports
 	Extra   []string
 	Command string // "server" (default) or "up"
+	// BindAddress defaults to 127.0.0.1; pods reach the API server only
+	// when it listens on a host address.
+	BindAddress string
 	// AgentPort, when set, runs the server's own node agent on that port
 	// (containerd, CNI, real pods) instead of --disable-agent.
 	AgentPort int
@@ -167,9 +170,13 @@ func serverArgs(o serverOpts, dataDir string, p ports) []string {
 	if cmd == "" {
 		cmd = "server"
 	}
+	bind := o.BindAddress
+	if bind == "" {
+		bind = "127.0.0.1"
+	}
 	args := []string{cmd,
 		"--data-dir", dataDir,
-		"--bind-address", "127.0.0.1",
+		"--bind-address", bind,
 		"--https-port", strconv.Itoa(p.HTTPS),
 		"--etcd-client-port", strconv.Itoa(p.EtcdClient),
 		"--etcd-peer-port", strconv.Itoa(p.EtcdPeer),

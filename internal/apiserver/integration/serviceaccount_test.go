@@ -119,6 +119,15 @@ func TestServiceAccountTokens(t *testing.T) {
 		}
 	})
 
+	t.Run("kubectl create token", func(t *testing.T) {
+		tok := strings.TrimSpace(kubectl(t, s, "-n", ns, "create", "token", "builder", "--duration=20m", "--audience=vault"))
+		r, err := s.Client.AuthenticationV1().TokenReviews().Create(ctx, &authenticationv1.TokenReview{
+			Spec: authenticationv1.TokenReviewSpec{Token: tok, Audiences: []string{"vault"}}}, metav1.CreateOptions{})
+		if err != nil || !r.Status.Authenticated || r.Status.User.Username != "system:serviceaccount:sa-tokens:builder" {
+			t.Fatalf("kubectl's token %q: %+v, %v", tok, r, err)
+		}
+	})
+
 	t.Run("TokenReview checks audiences", func(t *testing.T) {
 		vault := requestToken(t, s, ns, "builder", authenticationv1.TokenRequestSpec{Audiences: []string{"vault"}, ExpirationSeconds: ptr.To[int64](600)})
 		review := func(token string, aud ...string) authenticationv1.TokenReviewStatus {
