@@ -9,10 +9,11 @@ package api
 // (kept as autoscaling/v2 ones) and events.k8s.io/v1 Events (kept as core
 // Events), converted the way Kubernetes converts them so both views agree.
 //
-// Nothing here acts on these objects: there is no disruption controller, CSR
-// signer or aggregation proxy. They are defaulted, validated and shown as
-// Kubernetes does, so tools that create and read them get back what a real
-// cluster would return.
+// Nothing here acts on these objects (PodDisruptionBudgets are computed by
+// internal/controller/disruption and spent by the eviction subresource;
+// there is no CSR signer or aggregation proxy). They are defaulted,
+// validated and shown as Kubernetes does, so tools that create and read
+// them get back what a real cluster would return.
 
 import (
 	"bytes"

@@ -329,8 +329,8 @@ func setPodCondition(pod *corev1.Pod, c corev1.PodCondition) {
 	pod.Status.Conditions = append(pod.Status.Conditions, c)
 }
 
-// serveEviction deletes a pod the way an Eviction asks. Disruption budgets
-// are not served yet, so every eviction is allowed.
+// serveEviction deletes a pod the way an Eviction asks, if the pod's
+// PodDisruptionBudget allows it (see eviction.go).
 func (q *request) serveEviction() {
 	body, err := readBody(q.r)
 	if err != nil {
@@ -342,12 +342,15 @@ func (q *request) serveEviction() {
 		q.fail(err)
 		return
 	}
+	if ev.Name != q.info.Name {
+		q.fail(apierrors.NewBadRequest("name in URL does not match name in Eviction object"))
+		return
+	}
 	opts := ev.DeleteOptions
 	if opts == nil {
 		opts = &metav1.DeleteOptions{}
 	}
-	q.info.Subresource = ""
-	if _, _, err := q.s.deleteObject(q.r.Context(), q, q.info.Namespace, q.info.Name, opts); err != nil {
+	if err := q.evictPod(q.r.Context(), opts); err != nil {
 		q.fail(err)
 		return
 	}

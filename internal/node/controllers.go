@@ -16,6 +16,7 @@ import (
 	"github.com/gureum/gureum/internal/controller/cronjob"
 	"github.com/gureum/gureum/internal/controller/daemonset"
 	"github.com/gureum/gureum/internal/controller/deployment"
+	"github.com/gureum/gureum/internal/controller/disruption"
 	"github.com/gureum/gureum/internal/controller/endpoints"
 	"github.com/gureum/gureum/internal/controller/endpointslice"
 	"github.com/gureum/gureum/internal/controller/garbagecollector"
@@ -93,6 +94,7 @@ func (c controlLoops) workloadLoops(f informers.SharedInformerFactory, meta meta
 		endpoints.New(c.Client, f, c.Clock, named("endpoints-controller")),
 		servicelb.New(c.Client, f, c.Clock, named("service-lb-controller"), c.LBPool),
 		resourcequota.New(c.Client, f, c.Clock, named("resourcequota-controller")),
+		disruption.New(c.Client, f, c.Clock, named("disruption-controller")),
 		c.DNS,
 	}
 }
