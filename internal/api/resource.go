@@ -33,6 +33,10 @@ type Resource struct {
 	// StorageVersion is the version objects are stored in when it differs
 	// from the served one (custom resources with several versions).
 	StorageVersion string
+	// Converter converts objects between the versions of a custom
+	// resource whose CRD names a conversion webhook; nil converts by
+	// rewriting apiVersion (strategy None).
+	Converter Converter
 	// TypeConverter is the resource's own schema for server-side apply
 	// (custom resources); nil uses the server's.
 	TypeConverter managedfields.TypeConverter

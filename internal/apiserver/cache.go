@@ -69,6 +69,18 @@ type cacheEvent struct {
 // watches resuming from a recent resourceVersion need no etcd round trip.
 const historySize = 8192
 
+// growHistory doubles the ring (up to historySize), oldest event first. The
+// ring starts empty: most of the ~90 resources rarely change, and a full
+// ring each would hold about 20 MB of an idle server's memory.
+func (c *resourceCache) growHistory() {
+	grown := make([]cacheEvent, min(max(2*len(c.history), 64), historySize))
+	start := (c.histNext - c.histLen + len(c.history)) % max(len(c.history), 1)
+	for i := 0; i < c.histLen; i++ {
+		grown[i] = c.history[(start+i)%len(c.history)]
+	}
+	c.history, c.histNext = grown, c.histLen%len(grown)
+}
+
 // resourceCache serves list and watch for one resource from memory, fed by
 // a single etcd watch on the resource's prefix.
 type resourceCache struct {
@@ -89,6 +101,11 @@ type resourceCache struct {
 	watchers  map[*cacheWatcher]struct{}
 	ready     chan struct{}
 	readyOnce sync.Once
+	// convErr is the conversion webhook's error while the cache cannot
+	// convert what etcd holds (crdconvert.go); convFailures counts the
+	// failed attempts since the last success, for backoff.
+	convErr      error
+	convFailures int
 }
 
 func newResourceCache(res *api.Resource, st *store.Store, log *slog.Logger) *resourceCache {
@@ -99,7 +116,6 @@ func newResourceCache(res *api.Resource, st *store.Store, log *slog.Logger) *res
 		log:      log.With("resource", res.GroupVersionResource.String()),
 		items:    map[string]*entry{},
 		revCh:    make(chan struct{}),
-		history:  make([]cacheEvent, historySize),
 		watchers: map[*cacheWatcher]struct{}{},
 		ready:    make(chan struct{}),
 	}
@@ -119,7 +135,7 @@ func (c *resourceCache) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(c.relistDelay()):
 		}
 	}
 }
@@ -128,6 +144,9 @@ func (c *resourceCache) listAndWatch(ctx context.Context) error {
 	kvs, rev, err := c.store.List(ctx, c.prefix, 0)
 	if err != nil {
 		return fmt.Errorf("list %s: %w", c.prefix, err)
+	}
+	if kvs, err = c.convertKVs(ctx, kvs); err != nil {
+		return err
 	}
 	items := make(map[string]*entry, len(kvs))
 	for _, kv := range kvs {
@@ -140,6 +159,7 @@ func (c *resourceCache) listAndWatch(ctx context.Context) error {
 	}
 	c.mu.Lock()
 	c.items = items
+	c.convErr, c.convFailures = nil, 0
 	c.histLen, c.histNext = 0, 0
 	c.oldestRev = rev
 	c.advance(rev)
@@ -150,7 +170,11 @@ func (c *resourceCache) listAndWatch(ctx context.Context) error {
 	defer cancel()
 	batches, errc := c.store.Watch(wctx, c.prefix, rev)
 	for batch := range batches {
-		c.apply(batch)
+		converted, err := c.convertBatch(wctx, batch)
+		if err != nil {
+			return err
+		}
+		c.apply(converted)
 	}
 	select {
 	case err := <-errc:
@@ -227,6 +251,9 @@ func (c *resourceCache) advance(rev int64) {
 }
 
 func (c *resourceCache) record(ev cacheEvent) {
+	if c.histLen == len(c.history) && len(c.history) < historySize {
+		c.growHistory()
+	}
 	if c.histLen == len(c.history) {
 		// The oldest event falls out: a watch must now start after it.
 		c.oldestRev = c.history[c.histNext].rev
@@ -295,8 +322,11 @@ func (c *resourceCache) waitForRev(ctx context.Context, rev int64) error {
 	var again <-chan time.Time
 	for {
 		c.mu.RLock()
-		cur, ch := c.rev, c.revCh
+		cur, ch, convErr := c.rev, c.revCh, c.convErr
 		c.mu.RUnlock()
+		if convErr != nil {
+			return convErr
+		}
 		if cur >= rev {
 			return nil
 		}
@@ -380,6 +410,9 @@ func (c *resourceCache) snapshot(f *filter) ([]*entry, int64) {
 func (c *resourceCache) get(key string) (*entry, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
+	if c.convErr != nil {
+		return nil, false // stale: the caller reads etcd and converts
+	}
 	e, ok := c.items[key]
 	return e, ok
 }
@@ -460,6 +493,9 @@ func (c *resourceCache) watch(ctx context.Context, f filter, fromRev int64, send
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.convErr != nil {
+		return nil, c.convErr
+	}
 	w := &cacheWatcher{filter: f, bookmarks: bookmarks, ch: make(chan watchEvent, watcherBuffer), done: make(chan struct{})}
 	if fromRev == 0 || sendInitial {
 		keys := make([]string, 0, len(c.items))
@@ -479,7 +515,7 @@ func (c *resourceCache) watch(ctx context.Context, f filter, fromRev int64, send
 		if fromRev < c.oldestRev {
 			return nil, apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %d (%d)", fromRev, c.oldestRev))
 		}
-		start := (c.histNext - c.histLen + len(c.history)) % len(c.history)
+		start := (c.histNext - c.histLen + len(c.history)) % max(len(c.history), 1)
 		for i := 0; i < c.histLen; i++ {
 			ev := c.history[(start+i)%len(c.history)]
 			if ev.rev <= fromRev {

@@ -54,3 +54,28 @@ func TestContinueTokenRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// The event ring starts empty, grows as events come, keeps them oldest
+// first across growth, and once full drops the oldest, moving the
+// earliest revision a watch may resume from.
+func TestHistoryRingGrowsThenWraps(t *testing.T) {
+	c := &resourceCache{}
+	for rev := int64(1); rev <= historySize+100; rev++ {
+		c.record(cacheEvent{rev: rev})
+		if rev == 100 && (len(c.history) != 128 || c.histLen != 100 || c.oldestRev != 0) {
+			t.Fatalf("after 100 events: ring %d, len %d, oldest %d", len(c.history), c.histLen, c.oldestRev)
+		}
+	}
+	if len(c.history) != historySize || c.histLen != historySize {
+		t.Fatalf("ring %d holding %d, want %d full", len(c.history), c.histLen, historySize)
+	}
+	if c.oldestRev != 100 || c.rev != historySize+100 {
+		t.Fatalf("oldest resumable %d, rev %d", c.oldestRev, c.rev)
+	}
+	start := (c.histNext - c.histLen + len(c.history)) % len(c.history)
+	for i := 0; i < c.histLen; i++ {
+		if got, want := c.history[(start+i)%len(c.history)].rev, int64(101+i); got != want {
+			t.Fatalf("event %d has revision %d, want %d", i, got, want)
+		}
+	}
+}

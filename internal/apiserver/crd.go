@@ -271,6 +271,9 @@ func (s *Server) customResourceFor(crd *apiextensionsv1.CustomResourceDefinition
 	if res.Strategy, err = crStrategy(res, crd, ver, sch); err != nil {
 		return nil, err
 	}
+	if res.Converter, err = s.conversionFor(crd, in); err != nil {
+		return nil, err
+	}
 	if s.cfg.CustomTypeConverter != nil {
 		if tc, err := s.cfg.CustomTypeConverter(crd, ver); err == nil {
 			res.TypeConverter = tc

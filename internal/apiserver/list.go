@@ -156,6 +156,10 @@ func (q *request) list() {
 		}
 	default:
 		c := q.cache()
+		if err := c.conversionFailure(); err != nil {
+			q.fail(err)
+			return
+		}
 		if opts.ResourceVersion == "" {
 			// A consistent read: the cache must have seen everything
 			// etcd has committed before this request.
@@ -201,6 +205,9 @@ func (q *request) listFromStore(ctx context.Context, f filter, rev int64, startK
 	}
 	kvs, readRev, err := q.s.store.List(ctx, prefix, rev)
 	if err != nil {
+		return nil, 0, err
+	}
+	if kvs, err = convertStoredPage(ctx, q.res, kvs, startKey); err != nil {
 		return nil, 0, err
 	}
 	if rev > 0 {

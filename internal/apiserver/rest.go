@@ -185,7 +185,7 @@ func (q *request) readCurrent(ctx context.Context, ns, name string) (runtime.Obj
 		}
 		return nil, 0, err
 	}
-	obj, err := decodeStored(q.res, kv.Value)
+	obj, err := decodeStoredContext(ctx, q.res, kv.Value)
 	if err != nil {
 		return nil, 0, fmt.Errorf("decode stored %s %s: %w", q.gr, name, err)
 	}
@@ -212,6 +212,11 @@ func decodeStored(res *api.Resource, data []byte) (runtime.Object, error) {
 		}
 		obj.GetObjectKind().SetGroupVersionKind(res.GroupVersionKind())
 		return obj, nil
+	}
+	if needsConversion(res, data) {
+		// Callers with a context (or a batch) converted already; this
+		// one waits at most the webhook timeout.
+		return decodeStoredContext(context.Background(), res, data)
 	}
 	obj := res.New()
 	if _, _, err := api.Codecs.UniversalDeserializer().Decode(data, nil, obj); err != nil {
@@ -245,6 +250,9 @@ func encodeForStorage(res *api.Resource, obj runtime.Object) ([]byte, error) {
 		a.SetResourceVersion("")
 		stored.GetObjectKind().SetGroupVersionKind(sa.Kind)
 		return json.Marshal(stored)
+	}
+	if convertsToStorage(res) {
+		return encodeConverted(res, obj)
 	}
 	a, err := meta.Accessor(obj)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -80,7 +81,7 @@ func serverFlags(cmd *cobra.Command, cfg *node.ServerConfig) {
 
 func newServerCmd(logger func() *slog.Logger) *cobra.Command {
 	var cfg node.ServerConfig
-	var cpuProfile string
+	var cpuProfile, memProfile string
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the control plane (API server, store, controllers) and, unless --disable-agent, a node agent",
@@ -98,12 +99,31 @@ func newServerCmd(logger func() *slog.Logger) *cobra.Command {
 				}
 				defer pprof.StopCPUProfile()
 			}
+			if memProfile != "" {
+				defer writeHeapProfile(memProfile, cfg.Log)
+			}
 			return node.RunServer(cmd.Context(), cfg)
 		},
 	}
 	serverFlags(cmd, &cfg)
 	cmd.Flags().StringVar(&cpuProfile, "cpu-profile", "", "write a Go CPU profile of the whole server here until it stops (for benchmarks)")
+	cmd.Flags().StringVar(&memProfile, "mem-profile", "", "write a Go heap profile here when the server stops (for footprint work)")
 	return cmd
+}
+
+// writeHeapProfile records what the heap holds at exit, after a GC so the
+// profile shows live memory.
+func writeHeapProfile(path string, log *slog.Logger) {
+	f, err := os.Create(path)
+	if err != nil {
+		log.Error("create heap profile failed", "path", path, "err", err)
+		return
+	}
+	defer f.Close()
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		log.Error("write heap profile failed", "path", path, "err", err)
+	}
 }
 
 func newUpCmd(stdout io.Writer, logger func() *slog.Logger) *cobra.Command {
