@@ -28,7 +28,6 @@ type entry struct {
 	ns     string
 	name   string
 	obj    runtime.Object // resourceVersion set
-	json   []byte         // JSON with apiVersion, kind and resourceVersion
 	rev    int64
 	labels labels.Set
 	fields fields.Set
@@ -37,6 +36,18 @@ type entry struct {
 	// use: only clients that ask for protobuf pay for it.
 	protoOnce sync.Once
 	proto     []byte
+	// json is the object as JSON with apiVersion, kind and
+	// resourceVersion, made on first use like proto: most objects written
+	// in a burst are never read back as JSON from the cache.
+	jsonOnce sync.Once
+	json     []byte
+	jsonErr  error
+}
+
+// jsonBytes returns the entry's JSON encoding.
+func (e *entry) jsonBytes() ([]byte, error) {
+	e.jsonOnce.Do(func() { e.json, e.jsonErr = jsonOutput().encode(e.obj) })
+	return e.json, e.jsonErr
 }
 
 // protoMarshaler is what the k8s.io/api types implement.
@@ -106,6 +117,71 @@ type resourceCache struct {
 	// failed attempts since the last success, for backoff.
 	convErr      error
 	convFailures int
+
+	// written holds objects this server has just written, by key, until
+	// their watch event arrives: the event then needs no decoding (a
+	// pod's JSON decode cost as much again as its whole create did).
+	writtenMu sync.Mutex
+	written   map[string]writtenObject
+}
+
+// writtenObject is an object as written at rev.
+type writtenObject struct {
+	rev int64
+	obj runtime.Object
+}
+
+// maxWritten bounds objects waiting for their event; past it, those whose
+// event has come and gone are swept.
+const maxWritten = 1024
+
+// noteWritten hands the cache a copy of obj, just stored at rev under key
+// (the etcd key). Only resources stored exactly as served qualify: others
+// are converted or defaulted on the way out of etcd.
+func (c *resourceCache) noteWritten(key string, rev int64, obj runtime.Object) {
+	if c == nil || c.res.Unstructured || c.res.StoredAs != nil || c.res.Converter != nil || !strings.HasPrefix(key, c.prefix) {
+		return
+	}
+	cp := obj.DeepCopyObject()
+	c.writtenMu.Lock()
+	defer c.writtenMu.Unlock()
+	if c.written == nil {
+		c.written = map[string]writtenObject{}
+	}
+	if len(c.written) >= maxWritten {
+		c.mu.RLock()
+		applied := c.rev
+		c.mu.RUnlock()
+		for k, w := range c.written {
+			if w.rev <= applied {
+				delete(c.written, k)
+			}
+		}
+	}
+	c.written[strings.TrimPrefix(key, c.prefix)] = writtenObject{rev: rev, obj: cp}
+}
+
+// takeWritten returns the object written under key at rev, if noted.
+func (c *resourceCache) takeWritten(key string, rev int64) runtime.Object {
+	c.writtenMu.Lock()
+	defer c.writtenMu.Unlock()
+	w, ok := c.written[key]
+	if !ok || w.rev > rev {
+		return nil
+	}
+	delete(c.written, key)
+	if w.rev != rev {
+		return nil
+	}
+	return w.obj
+}
+
+// forgetWritten drops every noted object: after a relist their events
+// will not come.
+func (c *resourceCache) forgetWritten() {
+	c.writtenMu.Lock()
+	defer c.writtenMu.Unlock()
+	c.written = nil
 }
 
 func newResourceCache(res *api.Resource, st *store.Store, log *slog.Logger) *resourceCache {
@@ -157,6 +233,7 @@ func (c *resourceCache) listAndWatch(ctx context.Context) error {
 		}
 		items[e.key] = e
 	}
+	c.forgetWritten()
 	c.mu.Lock()
 	c.items = items
 	c.convErr, c.convFailures = nil, 0
@@ -190,15 +267,27 @@ func (c *resourceCache) apply(batch store.WatchBatch) {
 		key := strings.TrimPrefix(ev.KV.Key, c.prefix)
 		switch ev.Type {
 		case store.Put:
-			e, err := c.decode(ev.KV.Key, ev.KV.Value, ev.KV.ModRevision)
+			var e *entry
+			var err error
+			if obj := c.takeWritten(key, ev.KV.ModRevision); obj != nil {
+				e, err = newEntry(c.res, key, obj, ev.KV.ModRevision)
+			} else {
+				e, err = c.decode(ev.KV.Key, ev.KV.Value, ev.KV.ModRevision)
+			}
 			if err != nil {
 				c.log.Error("skipping undecodable object", "key", ev.KV.Key, "err", err)
 				continue
 			}
 			events = append(events, cacheEvent{typ: watch.Modified, cur: e, rev: ev.KV.ModRevision})
 		case store.Delete:
+			c.takeWritten(key, ev.KV.ModRevision) // drops what was noted for earlier revisions
 			var prev *entry
-			if ev.KV.Value != nil {
+			// The cache holds the object's last state already; etcd's copy
+			// needs decoding only if the cache never saw it.
+			c.mu.RLock()
+			_, known := c.items[key]
+			c.mu.RUnlock()
+			if ev.KV.Value != nil && !known {
 				p, err := c.decode(ev.KV.Key, ev.KV.Value, ev.KV.ModRevision)
 				if err == nil {
 					prev = p
@@ -283,16 +372,11 @@ func newEntry(res *api.Resource, key string, obj runtime.Object, rev int64) (*en
 	}
 	accessor.SetResourceVersion(fmt.Sprint(rev))
 	obj.GetObjectKind().SetGroupVersionKind(res.GroupVersionKind())
-	data, err := jsonOutput().encode(obj)
-	if err != nil {
-		return nil, err
-	}
 	return &entry{
 		key:    key,
 		ns:     accessor.GetNamespace(),
 		name:   accessor.GetName(),
 		obj:    obj,
-		json:   data,
 		rev:    rev,
 		labels: labels.Set(accessor.GetLabels()),
 		fields: objectFields(res, obj, accessor.GetName(), accessor.GetNamespace()),

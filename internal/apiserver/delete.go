@@ -173,6 +173,7 @@ func (s *Server) deleteObject(ctx context.Context, q *request, ns, name string, 
 				return nil, 0, err
 			}
 			setRV(next, newRev)
+			q.c.noteWritten(key, newRev, next)
 			code := http.StatusOK
 			if opts.OrphanDependents != nil && !*opts.OrphanDependents {
 				code = http.StatusAccepted

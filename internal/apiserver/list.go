@@ -280,7 +280,12 @@ func (q *request) respondList(entries []*entry, rev int64, next string, remainin
 			if i > 0 {
 				buf.WriteByte(',')
 			}
-			buf.Write(e.json)
+			data, err := e.jsonBytes()
+			if err != nil {
+				q.fail(err)
+				return
+			}
+			buf.Write(data)
 		}
 		buf.WriteString("]}\n")
 		writeRaw(q.w, o.contentType, buf.Bytes())
@@ -466,7 +471,7 @@ func (e *watchEncoder) frame(ev watchEvent) ([]byte, error) {
 				objJSON, err = jsonOutput().encode(p)
 			}
 		default:
-			objJSON = ev.entry.json
+			objJSON, err = ev.entry.jsonBytes()
 			if ev.typ == watch.Deleted && ev.entry.rev != ev.rev {
 				// A deletion carries the revision it happened at.
 				cp := ev.entry.obj.DeepCopyObject()

@@ -296,7 +296,12 @@ func (q *request) get() {
 func (q *request) respondEntry(e *entry) {
 	o := negotiateOutput(q.r)
 	if o.isJSON && o.as == "" {
-		writeRaw(q.w, o.contentType, e.json)
+		data, err := e.jsonBytes()
+		if err != nil {
+			q.fail(err)
+			return
+		}
+		writeRaw(q.w, o.contentType, data)
 		return
 	}
 	q.respond(http.StatusOK, e.obj.DeepCopyObject())

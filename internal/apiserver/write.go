@@ -180,6 +180,7 @@ func (s *Server) createObject(ctx context.Context, q *request, obj runtime.Objec
 			return nil, err
 		}
 		setRV(obj, rev)
+		q.c.noteWritten(key, rev, obj)
 		return obj, nil
 	}
 }
@@ -449,6 +450,7 @@ func (s *Server) finishUpdate(ctx context.Context, q *request, cur runtime.Objec
 		return nil, false, err
 	}
 	setRV(obj, newRev)
+	q.c.noteWritten(key, newRev, obj)
 	return obj, false, nil
 }
 
