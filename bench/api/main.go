@@ -59,7 +59,7 @@ func main() {
 	flag.IntVar(&c.perConn, "watchers-per-conn", 100, "watch streams per HTTP/2 connection (Go servers allow 250)")
 	flag.IntVar(&c.rounds, "watch-rounds", 5, "updates each watcher must receive (latencies pooled)")
 	flag.IntVar(&c.starts, "start-runs", 5, "cold starts and restarts timed (median reported)")
-	flag.DurationVar(&c.idle, "idle", 10*time.Second, "idle time before reading RSS")
+	flag.DurationVar(&c.idle, "idle", 30*time.Second, "idle time before reading RSS (the server releases start-up memory 5 s after it is ready)")
 	flag.IntVar(&c.crds, "crds", 20, "CRDs created one after another, each timed until Established")
 	flag.IntVar(&c.listCRs, "list-crs", 10000, "custom resources (and as many ConfigMaps) created for the crd section's lists")
 	flag.StringVar(&only, "only", "", "run only these sections, comma-separated: footprint,reads,watch,writes,crd")
@@ -195,6 +195,8 @@ func run(ctx context.Context, c config) (*report, error) {
 		if err != nil {
 			return rep, err
 		}
+		rep.rssIdleAnon, _ = srv.statusBytes("RssAnon")
+		rep.rssIdleFile, _ = srv.statusBytes("RssFile")
 	}
 	if c.want("reads") {
 		if err := benchReads(ctx, c, env, rep); err != nil {

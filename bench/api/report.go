@@ -23,6 +23,8 @@ type report struct {
 	restartFull          time.Duration
 	podsAtRestart        int64
 	rssIdle, rssPods     int64
+	rssIdleAnon          int64 // private memory
+	rssIdleFile          int64 // resident pages of mapped files
 	rssEnd               int64
 	loadStart, loadEnd   string
 }
@@ -151,7 +153,7 @@ func (r *report) markdown(c config) string {
 			p("| Restart to /readyz with %d pods stored (once) | %s | |\n", r.podsAtRestart, ms(r.restartFull))
 		}
 		if r.rssIdle > 0 {
-			p("| RSS after %s idle (fresh server) | %s | |\n", c.idle, mb(r.rssIdle))
+			p("| RSS after %s idle (fresh server) | %s | anonymous %s, file-backed %s |\n", c.idle, mb(r.rssIdle), mb(r.rssIdleAnon), mb(r.rssIdleFile))
 			targets = append(targets, target{"idle RSS < 100 MB", mb(r.rssIdle), r.rssIdle < 100e6})
 		}
 		if r.rssPods > 0 {

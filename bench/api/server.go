@@ -192,13 +192,18 @@ func stopAll() {
 }
 
 // rssBytes reads VmRSS of the server process.
-func (s *server) rssBytes() (int64, error) {
+func (s *server) rssBytes() (int64, error) { return s.statusBytes("VmRSS") }
+
+// statusBytes reads a kB field of the server's /proc status (VmRSS,
+// RssAnon: its private memory, RssFile: resident pages of mapped files,
+// mostly the executable's).
+func (s *server) statusBytes(field string) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
 	if err != nil {
 		return 0, err
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
+		if strings.HasPrefix(line, field+":") {
 			f := strings.Fields(line)
 			if len(f) >= 2 {
 				kb, err := strconv.ParseInt(f[1], 10, 64)
@@ -206,7 +211,7 @@ func (s *server) rssBytes() (int64, error) {
 			}
 		}
 	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", s.cmd.Process.Pid)
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, s.cmd.Process.Pid)
 }
 
 func (s *server) kubeconfig() string { return filepath.Join(s.dir, "kubeconfig.yaml") }

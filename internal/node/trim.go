@@ -17,7 +17,7 @@ import (
 
 // startupSettle is how long after becoming ready a process is still
 // starting: controllers and the agent list, sync and start their loops.
-const startupSettle = 10 * time.Second
+const startupSettle = 5 * time.Second
 
 // releaseAfterStartup releases start-up memory once start-up has settled.
 func releaseAfterStartup(ctx context.Context, clk clock.Clock, log *slog.Logger) error {
