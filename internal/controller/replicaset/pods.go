@@ -6,9 +6,11 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/cache"
 )
 
 // PodDeletionCostAnnotation lets users say which pods a scale-down should
@@ -229,4 +231,48 @@ func maxRestarts(p *corev1.Pod) int32 {
 		n = max(n, s.RestartCount)
 	}
 	return n
+}
+
+// ControllerIndex indexes pods by namespace and the UID of their
+// controller (or by namespace and "" for orphans).
+const ControllerIndex = "gureum-controller-uid"
+
+func controllerIndexKey(ns string, uid types.UID) string { return ns + "/" + string(uid) }
+
+// AddControllerIndex adds ControllerIndex to a pod informer, once: the
+// ReplicaSet and ReplicationController controllers share one.
+func AddControllerIndex(inf cache.SharedIndexInformer) error {
+	if _, ok := inf.GetIndexer().GetIndexers()[ControllerIndex]; ok {
+		return nil
+	}
+	return inf.AddIndexers(cache.Indexers{ControllerIndex: func(obj interface{}) ([]string, error) {
+		m, err := meta.Accessor(obj)
+		if err != nil {
+			return nil, nil
+		}
+		var uid types.UID
+		if ref := metav1.GetControllerOfNoCopy(m); ref != nil {
+			uid = ref.UID
+		}
+		return []string{controllerIndexKey(m.GetNamespace(), uid)}, nil
+	}})
+}
+
+// ClaimCandidates are the pods of namespace ns that an owner with uid may
+// keep, release or adopt: its own and the orphans. DecideClaim ignores
+// every other pod.
+func ClaimCandidates(idx cache.Indexer, ns string, uid types.UID) ([]*corev1.Pod, error) {
+	var out []*corev1.Pod
+	for _, key := range []string{controllerIndexKey(ns, uid), controllerIndexKey(ns, "")} {
+		objs, err := idx.ByIndex(ControllerIndex, key)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range objs {
+			if p, ok := o.(*corev1.Pod); ok {
+				out = append(out, p)
+			}
+		}
+	}
+	return out, nil
 }

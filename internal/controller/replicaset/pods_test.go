@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"reflect"
+	"sort"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/cache"
 	clocktesting "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
 )
 
 var t0 = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
@@ -243,5 +245,43 @@ func TestCreateFailureSlowStartAndReplicaFailure(t *testing.T) {
 	}
 	if !c.exp.Satisfied("default/web") {
 		t.Error("failed creations must not leave expectations outstanding")
+	}
+}
+
+// Claim candidates are the owner's pods and the orphans of its namespace,
+// found through the controller index; adding the index twice is harmless.
+func TestClaimCandidates(t *testing.T) {
+	inf := informers.NewSharedInformerFactory(fake.NewSimpleClientset(), 0).Core().V1().Pods().Informer()
+	for i := 0; i < 2; i++ {
+		if err := AddControllerIndex(inf); err != nil {
+			t.Fatalf("add index (%d): %v", i, err)
+		}
+	}
+	owned := func(name, ns string, uid types.UID) *corev1.Pod {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}}
+		if uid != "" {
+			p.OwnerReferences = []metav1.OwnerReference{{UID: uid, Controller: ptr.To(true), Name: "o", Kind: "ReplicaSet", APIVersion: "apps/v1"}}
+		}
+		return p
+	}
+	for _, p := range []*corev1.Pod{
+		owned("a1", "ns", "a"), owned("a2", "ns", "a"), owned("b1", "ns", "b"),
+		owned("orphan", "ns", ""), owned("other-ns-orphan", "other", ""), owned("a-elsewhere", "other", "a"),
+	} {
+		if err := inf.GetIndexer().Add(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := ClaimCandidates(inf.GetIndexer(), "ns", "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range got {
+		names = append(names, p.Name)
+	}
+	sort.Strings(names)
+	if want := []string{"a1", "a2", "orphan"}; !reflect.DeepEqual(names, want) {
+		t.Fatalf("candidates %v, want %v", names, want)
 	}
 }
