@@ -18,7 +18,11 @@
 #                              still run alone, at the end) (default 1)
 #   CONFORMANCE_TIMEOUT        ginkgo suite timeout (default 2h)
 #   CONFORMANCE_NODELESS       1 (default): --allowed-not-ready-nodes=-1 --num-nodes=0, so the
-#                              suite setup does not wait for nodes or kube-system pods
+#                              suite setup does not wait for nodes or kube-system pods;
+#                              0 without KUBECONFIG: the throwaway server runs its agent (real
+#                              pods on this machine: needs root, containerd, runc, CNI),
+#                              listens on 0.0.0.0 so pods reach it, and gets the suite's images
+#                              (hack/conformance-images.sh); its pods are deleted at the end
 #   CONFORMANCE_REPORT_DIR     where junit_01.xml, report.json, e2e.log, results.md go
 #                              (default tools/conformance/report/<timestamp>)
 #   CONFORMANCE_ALLOW_FAIL=1   exit 0 even when specs fail
@@ -94,6 +98,7 @@ fi
 
 # --- the cluster: given, or a throwaway gureum server ---
 server_pid=
+agent_port=
 data_dir=
 runner_pid=
 cleanup() {
@@ -105,11 +110,20 @@ cleanup() {
     pkill -KILL -P "$runner_pid" 2>/dev/null || true
     kill -9 "$runner_pid" 2>/dev/null || true
   fi
+  if [[ -n $server_pid && -n $agent_port ]] && kill -0 "$server_pid" 2>/dev/null; then
+    # Pods outlive their server by design: remove them while it runs.
+    kubectl delete pods --all -A --grace-period=1 --wait=true --timeout=120s >/dev/null 2>&1 || true
+  fi
   if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
     kill "$server_pid" 2>/dev/null || true
     for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.2; done
     kill -9 "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
+  fi
+  if [[ -n $data_dir && -n $agent_port ]]; then
+    # Whatever a failed run left under the data dir: shims, containers, mounts.
+    pkill -KILL -f "$data_dir" 2>/dev/null || true
+    grep -F "$data_dir" /proc/mounts | cut -d' ' -f2 | sort -r | xargs -r umount -l 2>/dev/null || true
   fi
   [[ -n $data_dir ]] && rm -rf "$data_dir"
   return 0
@@ -140,9 +154,18 @@ if [[ -z ${KUBECONFIG:-} ]]; then
   data_dir=$(mktemp -d -t gureum-conformance.XXXXXX)
   export KUBECONFIG=$REPORT_DIR/kubeconfig.yaml
   rm -f "$KUBECONFIG"
-  read -r -a server_args <<<"${GUREUM_SERVER_ARGS---bind-address 127.0.0.1}"
+  node_args=(--disable-agent)
+  default_args="--bind-address 127.0.0.1"
+  if [[ $NODELESS != 1 ]]; then
+    [[ $(id -u) == 0 ]] || { log "CONFORMANCE_NODELESS=0 runs real pods: run as root"; exit 1; }
+    pick_port; pick_port
+    agent_port=${ports[3]}
+    node_args=(--agent-port "$agent_port" --cluster-dns-port "${ports[4]}")
+    default_args="--bind-address 0.0.0.0"
+  fi
+  read -r -a server_args <<<"${GUREUM_SERVER_ARGS-$default_args}"
   log "starting $GUREUM server on https://127.0.0.1:$https_port (log: $REPORT_DIR/gureum.log)"
-  "$GUREUM" server --disable-agent --data-dir "$data_dir" --https-port "$https_port" \
+  "$GUREUM" server "${node_args[@]}" --data-dir "$data_dir" --https-port "$https_port" \
     --etcd-client-port "${ports[1]}" --etcd-peer-port "${ports[2]}" \
     --write-kubeconfig "$KUBECONFIG" "${server_args[@]}" >"$REPORT_DIR/gureum.log" 2>&1 &
   server_pid=$!
@@ -158,6 +181,17 @@ if [[ -z ${KUBECONFIG:-} ]]; then
   done
   [[ -n $ready ]] || { tail -n 30 "$REPORT_DIR/gureum.log" >&2; log "gureum server not ready after 60s"; exit 1; }
   log "gureum server ready"
+  if [[ -n $agent_port ]]; then
+    for _ in $(seq 120); do
+      [[ -n $(kubectl get nodes -o name 2>/dev/null) ]] && break
+      sleep 0.5
+    done
+    kubectl wait node --all --for=condition=Ready --timeout=120s >/dev/null ||
+      { tail -n 30 "$REPORT_DIR/gureum.log" >&2; log "the server's node did not become Ready"; exit 1; }
+    GUREUM_BIN=$GUREUM "$ROOT/hack/conformance-images.sh" >"$REPORT_DIR/images.log" 2>&1 ||
+      { tail -n 30 "$REPORT_DIR/images.log" >&2; log "could not put the suite's images into the cluster"; exit 1; }
+    log "node Ready, images in the cluster's registry"
+  fi
 fi
 
 # --- the run ---
