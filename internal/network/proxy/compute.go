@@ -16,7 +16,10 @@ import (
 type NodeInfo struct {
 	Name string
 	// IPs are the addresses NodePorts answer on; empty means every local
-	// address except 127.0.0.0/8.
+	// address except 127.0.0.0/8. Loopback and non-IPv4 addresses are
+	// ignored: as in kube-proxy's nftables mode, NodePorts are never
+	// served on 127.0.0.1 (that needs route_localnet, which only the
+	// iptables mode sets).
 	IPs []netip.Addr
 	// ClusterCIDR is the pod address range of the whole cluster; traffic
 	// from outside it to a ClusterIP is masqueraded. Zero disables that.
@@ -61,7 +64,7 @@ type endpoint struct {
 // Compute returns the table that implements services on node. It does no
 // I/O and is deterministic: the same objects give the same Ruleset.
 func Compute(services []*corev1.Service, slices []*discoveryv1.EndpointSlice, node NodeInfo) Ruleset {
-	b := &builder{node: node}
+	b := &builder{node: node, nodePortIPs: nodePortIPs(node.IPs)}
 	b.skeleton()
 
 	byService := map[string][]*discoveryv1.EndpointSlice{}
@@ -88,14 +91,17 @@ func Compute(services []*corev1.Service, slices []*discoveryv1.EndpointSlice, no
 }
 
 type builder struct {
-	node      NodeInfo
-	rs        Ruleset
-	ips       []Element // service-ips
-	nodePorts []Element // service-nodeports
-	noEPIPs   []Element // no-endpoint-services
-	noEPPorts []Element // no-endpoint-nodeports
-	affinity  []Set
-	svcChains []Chain
+	node NodeInfo
+	// nodePortIPs are node.IPs NodePorts may answer on: IPv4, not
+	// loopback or unspecified, deduplicated and sorted.
+	nodePortIPs []netip.Addr
+	rs          Ruleset
+	ips         []Element // service-ips
+	nodePorts   []Element // service-nodeports
+	noEPIPs     []Element // no-endpoint-services
+	noEPPorts   []Element // no-endpoint-nodeports
+	affinity    []Set
+	svcChains   []Chain
 }
 
 func rule(matches []Match, stmts ...Stmt) Rule { return Rule{Matches: matches, Stmts: stmts} }
@@ -151,23 +157,36 @@ func (b *builder) skeleton() {
 }
 
 func (b *builder) nodePortMatch() []Match {
-	if len(b.node.IPs) > 0 {
+	if len(b.nodePortIPs) > 0 {
 		return []Match{{Kind: MatchDstInSet, Set: setNodePortIPs}}
 	}
 	return []Match{{Kind: MatchDstLocal}, {Kind: MatchDst, Negate: true, Prefix: loopback}}
 }
 
-func (b *builder) finish() {
-	var nodeIPs []Element
+// nodePortIPs keeps the addresses a NodePort can be served on. A
+// loopback address would be DNATed with a 127.0.0.1 source, which the
+// kernel then drops as a martian: kube-proxy's nftables mode skips it too.
+func nodePortIPs(ips []netip.Addr) []netip.Addr {
+	var out []netip.Addr
 	seen := map[netip.Addr]bool{}
-	for _, ip := range b.node.IPs {
-		if ip.Is4() && !seen[ip] {
-			seen[ip] = true
-			nodeIPs = append(nodeIPs, Element{Addr: ip})
+	for _, ip := range ips {
+		ip = ip.Unmap()
+		if !ip.Is4() || ip.IsLoopback() || ip.IsUnspecified() || seen[ip] {
+			continue
 		}
+		seen[ip] = true
+		out = append(out, ip)
 	}
-	sort.Slice(nodeIPs, func(i, j int) bool { return nodeIPs[i].Addr.Less(nodeIPs[j].Addr) })
-	if len(b.node.IPs) > 0 {
+	sort.Slice(out, func(i, j int) bool { return out[i].Less(out[j]) })
+	return out
+}
+
+func (b *builder) finish() {
+	if len(b.nodePortIPs) > 0 {
+		nodeIPs := make([]Element, len(b.nodePortIPs))
+		for i, ip := range b.nodePortIPs {
+			nodeIPs[i] = Element{Addr: ip}
+		}
 		b.rs.Sets = append(b.rs.Sets, Set{Name: setNodePortIPs, Key: []KeyField{KeyAddr}, Elements: nodeIPs})
 	}
 	b.rs.Sets = append(b.rs.Sets,
@@ -217,6 +236,12 @@ func (b *builder) service(svc *corev1.Service, slices []*discoveryv1.EndpointSli
 	}
 	if svc.Spec.Type == corev1.ServiceTypeLoadBalancer {
 		for _, ing := range svc.Status.LoadBalancer.Ingress {
+			if ing.IPMode != nil && *ing.IPMode == corev1.LoadBalancerIPModeProxy {
+				// The load balancer proxies to the NodePort itself: traffic
+				// to its address must reach it, not be short-circuited
+				// here (kube-proxy does the same).
+				continue
+			}
 			if a, err := netip.ParseAddr(ing.IP); err == nil && a.Is4() {
 				external = append(external, a)
 			}

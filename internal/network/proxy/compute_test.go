@@ -212,6 +212,39 @@ func computeCases() []computeCase {
 			slices:   []*discoveryv1.EndpointSlice{slice("default", "np", "np-1", 80, corev1.ProtocolTCP, "http", ep{ip: "10.42.0.5"})},
 			node:     NodeInfo{Name: "node-1"},
 		},
+		{
+			// kube-proxy's nftables mode never serves NodePorts on
+			// 127.0.0.1: a loopback node address is left out of the set...
+			name:     "nodeport-ips-skip-loopback",
+			services: []*corev1.Service{service("default", "np", "10.43.0.61", nodePort(30601))},
+			slices:   []*discoveryv1.EndpointSlice{slice("default", "np", "np-1", 80, corev1.ProtocolTCP, "http", ep{ip: "10.42.0.5"})},
+			node: NodeInfo{Name: "node-1", IPs: []netip.Addr{
+				netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("192.168.1.10"),
+				netip.MustParseAddr("::ffff:192.168.1.10"), netip.MustParseAddr("0.0.0.0"), netip.MustParseAddr("fd00::1"),
+			}},
+		},
+		{
+			// ...and when it is the only one, NodePorts answer on every
+			// local address but loopback, as without node addresses.
+			name:     "nodeport-only-loopback-node-ip-uses-fib",
+			services: []*corev1.Service{service("default", "np", "10.43.0.62", nodePort(30602))},
+			slices:   []*discoveryv1.EndpointSlice{slice("default", "np", "np-1", 80, corev1.ProtocolTCP, "http", ep{ip: "10.42.0.5"})},
+			node:     NodeInfo{Name: "node-1", IPs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}},
+		},
+		{
+			// An ingress address with ipMode Proxy belongs to a load
+			// balancer that forwards to the NodePort: no rules for it.
+			name: "loadbalancer-ipmode-proxy",
+			services: []*corev1.Service{service("default", "lb", "10.43.0.63", nodePort(30603), func(s *corev1.Service) {
+				s.Spec.Type = corev1.ServiceTypeLoadBalancer
+				s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{
+					{IP: "203.0.113.17", IPMode: ptr.To(corev1.LoadBalancerIPModeVIP)},
+					{IP: "203.0.113.18", IPMode: ptr.To(corev1.LoadBalancerIPModeProxy)},
+				}
+			})},
+			slices: []*discoveryv1.EndpointSlice{slice("default", "lb", "lb-1", 8080, corev1.ProtocolTCP, "http", ep{ip: "10.42.0.5"})},
+			node:   node1,
+		},
 	}
 }
 

@@ -219,9 +219,10 @@ func startProxy(t *testing.T, ctx context.Context, n *testNet, client *fake.Clie
 	ctx, cancel := context.WithCancel(ctx)
 	_, cidr, _ := net.ParseCIDR("10.42.0.0/16")
 	p := New(Config{
-		Client:      client,
-		NodeName:    "node-1",
-		NodeIPs:     []net.IP{net.ParseIP("192.168.77.1")},
+		Client:   client,
+		NodeName: "node-1",
+		// The loopback address must be ignored (nodeport-on-loopback).
+		NodeIPs:     []net.IP{net.ParseIP("192.168.77.1"), net.ParseIP("127.0.0.1")},
 		ClusterCIDR: cidr,
 		Applier:     &NFTApplier{NetNSFd: int(n.node)},
 		Log:         slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
@@ -301,6 +302,22 @@ func TestProxyInNetworkNamespaces(t *testing.T) {
 			if f := strings.Fields(got); len(f) != 2 || f[1] == "192.168.77.2" {
 				t.Fatalf("pod saw %q: the outside client's address was not masqueraded", got)
 			}
+		}
+	})
+	t.Run("nodeport-on-loopback-refused", func(t *testing.T) {
+		// kube-proxy's nftables mode never serves NodePorts on 127.0.0.1:
+		// DNAT would leave a loopback source the kernel then drops, and
+		// the client would hang. Nothing matches; the port is closed.
+		start := time.Now()
+		_, err := dial(n.node, "127.0.0.1:30080")
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Errorf("node -> 127.0.0.1:30080: got %v, want connection refused", err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("refusal took %s", d)
+		}
+		if got, err := dial(n.node, "192.168.77.1:30080"); err != nil {
+			t.Errorf("node -> its own address's NodePort: %q %v", got, err)
 		}
 	})
 	t.Run("hairpin", func(t *testing.T) {
