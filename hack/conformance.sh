@@ -98,6 +98,7 @@ fi
 
 # --- the cluster: given, or a throwaway gureum server ---
 server_pid=
+netns_before=$(ip netns list 2>/dev/null | awk '{print $1}' | tr '\n' ' ' || true)
 agent_port=
 data_dir=
 runner_pid=
@@ -111,8 +112,14 @@ cleanup() {
     kill -9 "$runner_pid" 2>/dev/null || true
   fi
   if [[ -n $server_pid && -n $agent_port ]] && kill -0 "$server_pid" 2>/dev/null; then
-    # Pods outlive their server by design: remove them while it runs.
+    # Pods outlive their server by design: remove them while it runs, and
+    # let the agent finish tearing their sandboxes down.
     kubectl delete pods --all -A --grace-period=1 --wait=true --timeout=120s >/dev/null 2>&1 || true
+    local sock=$data_dir/agent/containerd/containerd.sock
+    for _ in $(seq 100); do
+      [[ -z $(ctr --address "$sock" -n k8s.io containers ls -q 2>/dev/null) ]] && break
+      sleep 0.3
+    done
   fi
   if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
     kill "$server_pid" 2>/dev/null || true
@@ -121,9 +128,22 @@ cleanup() {
     wait "$server_pid" 2>/dev/null || true
   fi
   if [[ -n $data_dir && -n $agent_port ]]; then
-    # Whatever a failed run left under the data dir: shims, containers, mounts.
-    pkill -KILL -f "$data_dir" 2>/dev/null || true
+    # Whatever a failed run left under the data dir: shims, containers, mounts,
+    # and pod network namespaces nobody deleted (their veths would hold pod
+    # addresses on the shared bridge).
+    local pid
+    for pid in $(pgrep -f "$data_dir" 2>/dev/null); do
+      # A shim's children are the containers; they do not name the data dir.
+      pkill -KILL -P "$pid" 2>/dev/null || true
+      kill -KILL "$pid" 2>/dev/null || true
+    done
     grep -F "$data_dir" /proc/mounts | cut -d' ' -f2 | sort -r | xargs -r umount -l 2>/dev/null || true
+    local ns
+    for ns in $(ip netns list 2>/dev/null | awk '/^cni-/ {print $1}'); do
+      [[ " $netns_before " == *" $ns "* || -n $(ip netns pids "$ns" 2>/dev/null) ]] && continue
+      ip netns exec "$ns" ip link del eth0 2>/dev/null || true
+      ip netns del "$ns" 2>/dev/null || true
+    done
   fi
   [[ -n $data_dir ]] && rm -rf "$data_dir"
   return 0
