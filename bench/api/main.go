@@ -41,6 +41,7 @@ type config struct {
 	crds     int
 	listCRs  int
 	only     map[string]bool
+	peer     string // kube-apiserver binary for the writes section's peer column; "" for none
 }
 
 func main() {
@@ -62,6 +63,7 @@ func main() {
 	flag.DurationVar(&c.idle, "idle", 30*time.Second, "idle time before reading RSS (the server releases start-up memory 5 s after it is ready)")
 	flag.IntVar(&c.crds, "crds", 20, "CRDs created one after another, each timed until Established")
 	flag.IntVar(&c.listCRs, "list-crs", 10000, "custom resources (and as many ConfigMaps) created for the crd section's lists")
+	flag.StringVar(&c.peer, "peer-apiserver", os.Getenv("BENCH_PEER_APISERVER"), "upstream kube-apiserver binary: if set, the writes section also starts it against the same embedded etcd (prefix "+peerPrefix+") and runs the same Pod create trials against it (default $BENCH_PEER_APISERVER)")
 	flag.StringVar(&only, "only", "", "run only these sections, comma-separated: footprint,reads,watch,writes,crd")
 	flag.Parse()
 
@@ -105,6 +107,17 @@ func main() {
 	c.bin = bin
 	if _, err := os.Stat(c.bin); err != nil {
 		fatalf("gureum binary: %v (build it with: go build -o bin/gureum ./cmd/gureum)", err)
+	}
+	if c.peer != "" {
+		if c.peer, err = filepath.Abs(c.peer); err != nil {
+			fatalf("%v", err)
+		}
+		if _, err := os.Stat(c.peer); err != nil {
+			fatalf("-peer-apiserver: %v (build it: cd tools/conformance && CGO_ENABLED=0 go build -o bin/kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver)", err)
+		}
+		if !c.want("writes") {
+			logf("-peer-apiserver is only used by the writes section, which is not selected")
+		}
 	}
 	removeWork := false
 	if c.workDir == "" {

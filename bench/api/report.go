@@ -9,6 +9,7 @@ import (
 type report struct {
 	payloadLen int
 	writes     []writeRow
+	peer       *peerResult // -peer-apiserver
 
 	fillPods int
 	fillTime time.Duration
@@ -85,6 +86,9 @@ func (r *report) markdown(c config) string {
 			p("| %d | %s | %s | %.1f× | %s | %s |\n", w.clients, us(a), us(e), float64(a)/float64(max(e, 1)), us(medianDuration(ac)), us(medianDuration(ec)))
 		}
 		p("\n")
+		if r.peer != nil {
+			r.peer.markdown(r, p)
+		}
 	}
 
 	if len(r.lists) > 0 {
@@ -155,6 +159,10 @@ func (r *report) markdown(c config) string {
 		if r.rssIdle > 0 {
 			p("| RSS after %s idle (fresh server) | %s | anonymous %s, file-backed %s |\n", c.idle, mb(r.rssIdle), mb(r.rssIdleAnon), mb(r.rssIdleFile))
 			targets = append(targets, target{"idle RSS < 100 MB", mb(r.rssIdle), r.rssIdle < 100e6})
+		}
+		if r.peer != nil && r.peer.rss > 0 {
+			p("| Peer: upstream kube-apiserver %s alone (its etcd is in the Gureum process), RSS after %s idle from ready | %s | anonymous %s, file-backed %s |\n",
+				r.peer.version, r.peer.idle, mb(r.peer.rss), mb(r.peer.rssAnon), mb(r.peer.rssFile))
 		}
 		if r.rssPods > 0 {
 			p("| RSS with %d pods, after %s idle | %s | |\n", r.fillPods, c.idle, mb(r.rssPods))

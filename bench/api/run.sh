@@ -7,6 +7,9 @@
 #   bench/api/run.sh            # full run, a few minutes
 #   bench/api/run.sh --quick    # smoke test, under a minute
 #   bench/api/run.sh -only writes -clients 16 -write-duration 10s
+#   bench/api/run.sh -only writes -peer-apiserver tools/conformance/bin/kube-apiserver
+#                               # adds upstream kube-apiserver on the same etcd
+#                               # (build it: bench/README.md, "Peer")
 #
 # Any argument is passed to the Go program (see `go run ./bench/api -h`).
 # The markdown report goes to stdout, progress to stderr.
@@ -29,10 +32,11 @@ cleanup() {
   fi
   # Servers the benchmark started and did not stop (it also kills them on
   # exit, and the kernel does when it dies): only our own PIDs, and only if
-  # they are still gureum servers on our work dir.
+  # they are still gureum servers (or the -peer-apiserver kube-apiserver)
+  # on our work dir.
   if [[ -f "$WORK/server.pids" ]]; then
     while read -r pid; do
-      if [[ -r "/proc/$pid/cmdline" ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "--data-dir $WORK/"; then
+      if [[ -r "/proc/$pid/cmdline" ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -e "--data-dir $WORK/" -e "--cert-dir=$WORK/"; then
         kill -KILL "$pid" 2>/dev/null || true
       fi
     done <"$WORK/server.pids"
