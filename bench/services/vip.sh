@@ -7,7 +7,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 GUREUM=${GUREUM:-$root/bin/gureum}
-TRIALS=3 DURATION=5s
+TRIALS=${TRIALS:-3} DURATION=${DURATION:-5s}
 if [[ "${1:-}" == "--quick" ]]; then TRIALS=1 DURATION=1s; fi
 [[ $(id -u) -eq 0 ]] || { echo "vip.sh needs root (containerd, CNI, nftables)" >&2; exit 1; }
 work=$(mktemp -d)
