@@ -5,6 +5,7 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -61,11 +63,20 @@ func Start(t testing.TB, opts ...Options) *Server {
 		o.DataDir = t.TempDir()
 	}
 	s, err := start(o)
+	// A port freePort found free can be taken before etcd binds it (test
+	// packages run in parallel): pick new ports and try again.
+	for attempt := 0; err != nil && portTaken(err) && attempt < 3; attempt++ {
+		s, err = start(o)
+	}
 	if err != nil {
 		t.Fatalf("start gureum server: %v", err)
 	}
 	t.Cleanup(s.Stop)
 	return s
+}
+
+func portTaken(err error) bool {
+	return errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use")
 }
 
 func start(o Options) (*Server, error) {
