@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
@@ -86,7 +87,7 @@ func (s *Server) authenticateServiceAccount(ctx context.Context, token string, a
 		}
 		sec := obj.(*corev1.Secret)
 		if (id.Secret.UID != "" && string(sec.UID) != id.Secret.UID) ||
-			(id.Legacy && (sec.Type != corev1.SecretTypeServiceAccountToken || string(sec.Data[corev1.ServiceAccountTokenKey]) != token)) {
+			(id.Legacy && (sec.Type != corev1.SecretTypeServiceAccountToken || subtle.ConstantTimeCompare(sec.Data[corev1.ServiceAccountTokenKey], []byte(token)) != 1)) {
 			return UserInfo{}, nil, fmt.Errorf("%w: secret %s/%s no longer holds this token", serviceaccount.ErrInvalid, id.Namespace, id.Secret.Name)
 		}
 	}
