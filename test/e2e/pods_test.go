@@ -189,16 +189,6 @@ func (n *node) allocatedIPs(t *testing.T) []string {
 	return ips
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("find a free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // buildBusyboxImage packs Debian's static busybox and a web page into an
 // image and pushes it to the cluster's registry with `gureum image build`.
 func buildBusyboxImage(t *testing.T, kubeconfig, tag string) {

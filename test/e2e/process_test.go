@@ -28,23 +28,40 @@ type ports struct {
 
 func freePorts(t *testing.T) ports {
 	t.Helper()
-	// Hold all three at once so they differ from each other.
-	var ls []net.Listener
+	return ports{HTTPS: freePort(t), EtcdClient: freePort(t), EtcdPeer: freePort(t)}
+}
+
+var (
+	portsMu sync.Mutex
+	// handedOut are the ports this test binary has given out: a port
+	// found free and closed again can come back from the kernel at the
+	// next ask, and one node's agent and etcd once got the same port.
+	handedOut = map[int]bool{}
+)
+
+// freePort returns a port that is free now and that no other call in this
+// process has returned.
+func freePort(t *testing.T) int {
+	t.Helper()
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	var held []net.Listener
 	defer func() {
-		for _, l := range ls {
+		for _, l := range held {
 			l.Close()
 		}
 	}()
-	var p [3]int
-	for i := range p {
+	for {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatalf("find a free port: %v", err)
 		}
-		ls = append(ls, l)
-		p[i] = l.Addr().(*net.TCPAddr).Port
+		held = append(held, l) // held until we return, so the kernel offers another
+		if p := l.Addr().(*net.TCPAddr).Port; !handedOut[p] {
+			handedOut[p] = true
+			return p
+		}
 	}
-	return ports{HTTPS: p[0], EtcdClient: p[1], EtcdPeer: p[2]}
 }
 
 // syncBuffer collects a process's output for failure messages.
