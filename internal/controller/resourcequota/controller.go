@@ -276,6 +276,15 @@ func (c *Controller) reconcile(ctx context.Context, key string) error {
 	if quota.Equal(q.Status.Hard, q.Spec.Hard) && quota.Equal(q.Status.Used, used) {
 		return nil
 	}
+	// Admission charges only what status.hard already tracks: objects
+	// created while this write is on its way are charged to nobody, and
+	// this count may have been made from caches that had not seen them.
+	newlyTracked := false
+	for name := range q.Spec.Hard {
+		if _, ok := q.Status.Hard[name]; !ok {
+			newlyTracked = true
+		}
+	}
 	nq := q.DeepCopy()
 	nq.Status.Hard = q.Spec.Hard.DeepCopy()
 	nq.Status.Used = used
@@ -286,5 +295,13 @@ func (c *Controller) reconcile(ctx context.Context, key string) error {
 		return fmt.Errorf("update status of resourcequota %s: %w", key, err)
 	}
 	c.log.Debug("resourcequota status written", "quota", key, "used", len(used))
+	if newlyTracked {
+		// So count once more when they have surely reached the caches.
+		c.queue.AddAfter(key, newlyTrackedRecount)
+	}
 	return nil
 }
+
+// newlyTrackedRecount is when a quota is counted again after it starts
+// tracking a resource.
+const newlyTrackedRecount = 2 * time.Second
