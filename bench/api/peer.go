@@ -132,14 +132,7 @@ func startPeer(ctx context.Context, c config, e *env) (*peerServer, error) {
 		logFile.Close()
 		return nil, fmt.Errorf("start %s: %w", c.peer, err)
 	}
-	recordPID(s.cmd.Process.Pid)
-	liveMu.Lock()
-	live[s] = struct{}{}
-	liveMu.Unlock()
-	go func() {
-		s.waitErr = s.cmd.Wait()
-		close(s.done)
-	}()
+	s.track()
 	// /readyz with the admin certificate: anonymous access to it depends
 	// on RBAC's bootstrap roles, which are among the things being waited
 	// for.

@@ -105,14 +105,7 @@ func startServer(ctx context.Context, bin, workDir, dataDir string) (*server, ti
 		logf.Close()
 		return nil, 0, fmt.Errorf("start %s: %w", bin, err)
 	}
-	recordPID(s.cmd.Process.Pid)
-	liveMu.Lock()
-	live[s] = struct{}{}
-	liveMu.Unlock()
-	go func() {
-		s.waitErr = s.cmd.Wait()
-		close(s.done)
-	}()
+	s.track()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		resp, err := hc.Get(url)
@@ -189,6 +182,18 @@ func stopAll() {
 	for _, s := range ss {
 		s.stop()
 	}
+}
+
+// track records a started process for clean-up and reaps it when it exits.
+func (s *server) track() {
+	recordPID(s.cmd.Process.Pid)
+	liveMu.Lock()
+	live[s] = struct{}{}
+	liveMu.Unlock()
+	go func() {
+		s.waitErr = s.cmd.Wait()
+		close(s.done)
+	}()
 }
 
 // rssBytes reads VmRSS of the server process.

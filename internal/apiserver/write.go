@@ -201,21 +201,9 @@ func (s *Server) admitNamespace(ctx context.Context, q *request) error {
 		return nil
 	}
 	ns := q.info.Namespace
-	nsGVR := schemaGVR("", "v1", "namespaces")
-	c := s.caches[nsGVR]
-	var nsObj runtime.Object
-	if e, ok := c.get(ns); ok {
-		nsObj = e.obj
-	} else {
-		kv, err := s.store.Get(ctx, "/registry/namespaces/"+ns)
-		if err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return apierrors.NewNotFound(nsGVR.GroupResource(), ns)
-			}
-			return err
-		}
-		_ = kv
-		return nil
+	nsObj, err := s.currentObject(ctx, schemaGVR("", "v1", "namespaces"), "", ns)
+	if err != nil {
+		return err
 	}
 	if a, err := meta.Accessor(nsObj); err == nil && a.GetDeletionTimestamp() != nil && q.info.Verb == "create" {
 		return apierrors.NewForbidden(q.gr, "", fmt.Errorf("unable to create new content in namespace %s because it is being terminated", ns))
