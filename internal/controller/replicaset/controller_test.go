@@ -229,13 +229,48 @@ func TestReplicaSetMinReadySecondsDelaysAvailability(t *testing.T) {
 	startController(t, s)
 	fakekubelet.Start(t, s.Client)
 
-	s.MustKubectl(t, strings.Replace(rsManifest, "replicas: 3", "replicas: 2\n  minReadySeconds: 1", 1), "apply", "-f", "-")
+	// Every status the controller writes is seen through a watch opened
+	// before the ReplicaSet exists, so a short ready-but-unavailable
+	// phase cannot slip between two polls on a loaded machine.
+	w, err := s.Client.AppsV1().ReplicaSets("default").Watch(context.Background(), metav1.ListOptions{FieldSelector: "metadata.name=web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	s.MustKubectl(t, strings.Replace(rsManifest, "replicas: 3", "replicas: 2\n  minReadySeconds: 3", 1), "apply", "-f", "-")
+
 	// Ready first, available only once minReadySeconds have passed (the
 	// Ready transition time has one-second resolution, so the wait is
-	// between zero and one second here); nothing but the controller's
-	// own timed requeue notices that moment.
-	waitRS(t, s, "default", "web", 2, 2, 0)
-	waitRS(t, s, "default", "web", 2, 2, 2)
+	// between two and three seconds); nothing but the controller's own
+	// timed requeue notices that moment.
+	var readyAt time.Time
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				t.Fatal("watch closed before the ReplicaSet became available")
+			}
+			rs, isRS := ev.Object.(*appsv1.ReplicaSet)
+			if !isRS {
+				t.Fatalf("watch event %s: %T", ev.Type, ev.Object)
+			}
+			st := rs.Status
+			switch {
+			case st.ReadyReplicas == 2 && st.AvailableReplicas == 0 && readyAt.IsZero():
+				readyAt = time.Now()
+			case st.AvailableReplicas > 0 && readyAt.IsZero():
+				t.Fatalf("available before a ready-but-unavailable status was written: %+v", st)
+			case st.AvailableReplicas == 2:
+				if st.ReadyReplicas != 2 || st.Replicas != 2 {
+					t.Fatalf("status %+v, want replicas=2 ready=2 available=2", st)
+				}
+				return
+			}
+		case <-deadline:
+			t.Fatalf("replicaset web not available 20 s after creation (ready seen: %v)", !readyAt.IsZero())
+		}
+	}
 }
 
 func TestReplicationControllerKeepsReplicas(t *testing.T) {
