@@ -29,6 +29,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"k8s.io/utils/clock"
 
+	ctrlruntime "github.com/gureum/gureum/internal/controller/runtime"
 	"github.com/gureum/gureum/internal/cri"
 )
 
@@ -57,7 +58,7 @@ type Config struct {
 	LeaseDuration          time.Duration // 40s
 	LeaseRenewPeriod       time.Duration // 10s
 	NodeStatusUpdatePeriod time.Duration // 10s: how often status is checked
-	NodeStatusReportPeriod time.Duration // 1m: how often it is written even unchanged
+	NodeStatusReportPeriod time.Duration // 5m, as kubelet's nodeStatusReportFrequency: how often it is written even unchanged (the Lease is the heartbeat)
 	// RelistPeriod is how often the runtime is listed to notice container
 	// exits (default 1s).
 	RelistPeriod time.Duration
@@ -130,7 +131,7 @@ func New(cfg Config) *Agent {
 	def(&cfg.LeaseDuration, 40*time.Second)
 	def(&cfg.LeaseRenewPeriod, 10*time.Second)
 	def(&cfg.NodeStatusUpdatePeriod, 10*time.Second)
-	def(&cfg.NodeStatusReportPeriod, time.Minute)
+	def(&cfg.NodeStatusReportPeriod, 5*time.Minute)
 	def(&cfg.RelistPeriod, time.Second)
 	def(&cfg.BackoffBase, defaultBackoff.Base)
 	def(&cfg.BackoffMax, defaultBackoff.Max)
@@ -168,8 +169,8 @@ func New(cfg Config) *Agent {
 	}
 	a.podFactory = informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 		o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", cfg.NodeName).String()
-	}))
-	a.objFactory = informers.NewSharedInformerFactory(cfg.Client, 0)
+	}), informers.WithTransform(ctrlruntime.DropManagedFields))
+	a.objFactory = informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0, informers.WithTransform(ctrlruntime.DropManagedFields))
 	a.nodeFactory = informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 		o.FieldSelector = fields.OneTermEqualSelector("metadata.name", cfg.NodeName).String()
 	}))

@@ -80,16 +80,54 @@ type cacheEvent struct {
 // watches resuming from a recent resourceVersion need no etcd round trip.
 const historySize = 8192
 
+// minHistory is how many events a cache keeps however old they are.
+const minHistory = 100
+
+// historyMarks is how many bookmark ticks an event outlives before it may
+// be dropped: about 80 s at the 10 s interval, as Kubernetes' watch cache
+// keeps 75 s of events. A watcher that fell further behind than that gets
+// 410 Expired and relists, as it would there; one that asked for
+// bookmarks resumes from a revision at most one tick old.
+const historyMarks = 8
+
 // growHistory doubles the ring (up to historySize), oldest event first. The
 // ring starts empty: most of the ~90 resources rarely change, and a full
 // ring each would hold about 20 MB of an idle server's memory.
 func (c *resourceCache) growHistory() {
-	grown := make([]cacheEvent, min(max(2*len(c.history), 64), historySize))
+	c.resizeHistory(min(max(2*len(c.history), 64), historySize))
+}
+
+func (c *resourceCache) resizeHistory(n int) {
+	resized := make([]cacheEvent, n)
 	start := (c.histNext - c.histLen + len(c.history)) % max(len(c.history), 1)
 	for i := 0; i < c.histLen; i++ {
-		grown[i] = c.history[(start+i)%len(c.history)]
+		resized[i] = c.history[(start+i)%len(c.history)]
 	}
-	c.history, c.histNext = grown, c.histLen%len(grown)
+	c.history, c.histNext = resized, c.histLen%n
+}
+
+// ageHistory is called every bookmark tick. It drops the events older
+// than historyMarks ticks beyond the newest minHistory: after a burst, the
+// ring would otherwise hold thousands of superseded objects (each event
+// keeps the object it replaced) for as long as the resource stays quiet.
+func (c *resourceCache) ageHistory() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cutoff := c.marks[c.markNext]
+	c.marks[c.markNext] = c.rev
+	c.markNext = (c.markNext + 1) % historyMarks
+	for c.histLen > minHistory {
+		oldest := (c.histNext - c.histLen + len(c.history)) % len(c.history)
+		if c.history[oldest].rev > cutoff {
+			break
+		}
+		c.oldestRev = c.history[oldest].rev
+		c.history[oldest] = cacheEvent{}
+		c.histLen--
+	}
+	if len(c.history) > 64 && c.histLen < len(c.history)/4 {
+		c.resizeHistory(max(64, 2*c.histLen))
+	}
 }
 
 // resourceCache serves list and watch for one resource from memory, fed by
@@ -107,6 +145,10 @@ type resourceCache struct {
 	history  []cacheEvent  // ring buffer
 	histNext int
 	histLen  int
+	// marks are the cache's revision at each of the last historyMarks
+	// bookmark ticks, oldest at markNext.
+	marks    [historyMarks]int64
+	markNext int
 	// oldestRev is the lowest resourceVersion a watch can resume from.
 	oldestRev int64
 	watchers  map[*cacheWatcher]struct{}

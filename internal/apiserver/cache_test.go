@@ -79,3 +79,42 @@ func TestHistoryRingGrowsThenWraps(t *testing.T) {
 		}
 	}
 }
+
+// Events outlive historyMarks bookmark ticks, then all but the newest
+// minHistory are dropped and the ring shrinks; events newer than the
+// cutoff tick stay whatever their number.
+func TestHistoryAgesOutAfterQuietTicks(t *testing.T) {
+	c := &resourceCache{}
+	for rev := int64(1); rev <= 3000; rev++ {
+		c.record(cacheEvent{rev: rev})
+	}
+	for tick := 0; tick < historyMarks; tick++ {
+		c.ageHistory()
+		if c.histLen != 3000 || c.oldestRev != 0 {
+			t.Fatalf("tick %d: %d events, oldest resumable %d; nothing is old enough yet", tick, c.histLen, c.oldestRev)
+		}
+	}
+	// Newer events than the first mark (3000) must survive the cut.
+	for rev := int64(3001); rev <= 3150; rev++ {
+		c.record(cacheEvent{rev: rev})
+	}
+	c.ageHistory()
+	if c.histLen != 150 || c.oldestRev != 3000 {
+		t.Fatalf("after the cut: %d events, oldest resumable %d; want the 150 after revision 3000", c.histLen, c.oldestRev)
+	}
+	if len(c.history) != 300 {
+		t.Fatalf("ring of %d for 150 events, want it shrunk to 300", len(c.history))
+	}
+	for tick := 0; tick < historyMarks; tick++ {
+		c.ageHistory()
+	}
+	if c.histLen != minHistory || c.oldestRev != 3050 || len(c.history) != 300 {
+		t.Fatalf("quiet: %d events in a ring of %d, oldest resumable %d; want %d in the same 300 from 3050", c.histLen, len(c.history), c.oldestRev, minHistory)
+	}
+	start := (c.histNext - c.histLen + len(c.history)) % len(c.history)
+	for i := 0; i < c.histLen; i++ {
+		if got, want := c.history[(start+i)%len(c.history)].rev, int64(3051+i); got != want {
+			t.Fatalf("event %d has revision %d, want %d", i, got, want)
+		}
+	}
+}

@@ -3,11 +3,13 @@ package apiserver
 import (
 	"fmt"
 	"sync"
+	"time"
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/managedfields"
@@ -92,7 +94,26 @@ func (f *fieldManagers) update(res *api.Resource, subresource string, live, obj 
 		return fmt.Errorf("track managed fields: %w", err)
 	}
 	assign(obj, out)
+	truncateManagedFieldTimes(obj)
 	return nil
+}
+
+// truncateManagedFieldTimes drops the sub-second part the field manager's
+// clock gives each entry's time, which storage drops too: the object the
+// server hands its watch cache must equal the one etcd returns, or an
+// update starting from the cached copy sees a difference where there is
+// none (and a no-op patch would write).
+func truncateManagedFieldTimes(obj runtime.Object) {
+	a, err := meta.Accessor(obj)
+	if err != nil {
+		return
+	}
+	entries := a.GetManagedFields()
+	for i := range entries {
+		if t := entries[i].Time; t != nil && t.Nanosecond() != 0 {
+			entries[i].Time = &metav1.Time{Time: t.Truncate(time.Second)}
+		}
+	}
 }
 
 // apply merges applied into live for manager (server-side apply).
@@ -109,6 +130,7 @@ func (f *fieldManagers) apply(res *api.Resource, subresource string, live, appli
 	if err != nil {
 		return nil, err
 	}
+	truncateManagedFieldTimes(out)
 	if a, err := meta.Accessor(out); err == nil {
 		// The applied configuration never carries a precondition.
 		la, _ := meta.Accessor(live)

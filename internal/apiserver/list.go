@@ -383,13 +383,13 @@ func (q *request) watch() {
 
 	o := negotiateOutput(q.r)
 	flusher, _ := q.w.(http.Flusher)
-	q.w.Header().Set("Content-Type", "application/json")
+	enc := newWatchEncoder(q, o)
+	q.w.Header().Set("Content-Type", enc.contentType())
 	q.w.Header().Set("Transfer-Encoding", "chunked")
 	q.w.WriteHeader(http.StatusOK)
 	if flusher != nil {
 		flusher.Flush()
 	}
-	enc := &watchEncoder{q: q, o: o}
 	send := func(ev watchEvent) bool {
 		frame, err := enc.frame(ev)
 		if err != nil {
@@ -440,11 +440,44 @@ func (q *request) watch() {
 type watchEncoder struct {
 	q *request
 	o output
+	// proto frames events as Kubernetes does for protobuf clients
+	// (client-go's controllers): a 4-byte big-endian length, then a
+	// metav1.WatchEvent whose object is the enveloped protobuf object.
+	proto bool
 }
 
-func (e *watchEncoder) frame(ev watchEvent) ([]byte, error) {
-	var objJSON []byte
-	var err error
+// newWatchEncoder frames in protobuf when the client asked for it and the
+// resource has a protobuf form (the k8s.io/api kinds, and partial object
+// metadata); JSON otherwise, which every client also accepts.
+func newWatchEncoder(q *request, o output) *watchEncoder {
+	e := &watchEncoder{q: q, o: o}
+	if o.contentType == mediaProtobuf && (o.as == "PartialObjectMetadata" || o.as == "PartialObjectMetadataList" ||
+		o.as == "" && isProtoKind(q.res.New())) {
+		e.proto = true
+	}
+	return e
+}
+
+func isProtoKind(obj runtime.Object) bool {
+	_, ok := obj.(protoMarshaler)
+	return ok
+}
+
+// contentType is the watch response's media type.
+func (e *watchEncoder) contentType() string {
+	if e.proto {
+		return mediaProtobuf + ";stream=watch"
+	}
+	return mediaJSON
+}
+
+// object encodes what one event carries: the cached entry's encoding as
+// is when nothing differs from it, else a fresh encoding of obj.
+func (e *watchEncoder) object(ev watchEvent) ([]byte, error) {
+	enc := jsonOutput()
+	if e.proto {
+		enc = e.o
+	}
 	if ev.typ == watch.Bookmark {
 		obj := e.q.res.New()
 		a, _ := meta.Accessor(obj)
@@ -453,44 +486,87 @@ func (e *watchEncoder) frame(ev watchEvent) ([]byte, error) {
 			a.SetAnnotations(map[string]string{metav1.InitialEventsAnnotationKey: "true"})
 		}
 		obj.GetObjectKind().SetGroupVersionKind(e.q.res.GroupVersionKind())
-		objJSON, err = jsonOutput().encode(obj)
-	} else {
-		switch e.o.as {
-		case "Table":
-			var t runtime.Object
-			t, err = e.q.s.toTable(e.q.r, e.q.res, []runtime.Object{ev.entry.obj}, nil)
-			if err == nil {
-				// Only the first event of a watch carries column
-				// definitions, as in Kubernetes.
-				objJSON, err = jsonOutput().encode(t)
+		if e.o.as == "PartialObjectMetadata" || e.o.as == "PartialObjectMetadataList" {
+			// A metadata client decodes nothing but partial metadata.
+			p, err := toPartial(obj, e.o.asVersion)
+			if err != nil {
+				return nil, err
 			}
-		case "PartialObjectMetadata", "PartialObjectMetadataList":
-			var p runtime.Object
-			p, err = toPartial(ev.entry.obj, e.o.asVersion)
-			if err == nil {
-				objJSON, err = jsonOutput().encode(p)
-			}
-		default:
-			objJSON, err = ev.entry.jsonBytes()
-			if ev.typ == watch.Deleted && ev.entry.rev != ev.rev {
-				// A deletion carries the revision it happened at.
-				cp := ev.entry.obj.DeepCopyObject()
-				setRV(cp, ev.rev)
-				objJSON, err = jsonOutput().encode(cp)
-			}
+			return enc.encode(p)
 		}
+		return enc.encode(obj)
 	}
+	switch e.o.as {
+	case "Table":
+		t, err := e.q.s.toTable(e.q.r, e.q.res, []runtime.Object{ev.entry.obj}, nil)
+		if err != nil {
+			return nil, err
+		}
+		// Only the first event of a watch carries column definitions,
+		// as in Kubernetes.
+		return jsonOutput().encode(t)
+	case "PartialObjectMetadata", "PartialObjectMetadataList":
+		p, err := toPartial(ev.entry.obj, e.o.asVersion)
+		if err != nil {
+			return nil, err
+		}
+		return enc.encode(p)
+	}
+	if ev.typ == watch.Deleted && ev.entry.rev != ev.rev {
+		// A deletion carries the revision it happened at.
+		cp := ev.entry.obj.DeepCopyObject()
+		setRV(cp, ev.rev)
+		return enc.encode(cp)
+	}
+	if e.proto {
+		raw, ok := ev.entry.protobuf()
+		if !ok {
+			return nil, fmt.Errorf("encode %s as protobuf: no protobuf form", e.q.res.Kind)
+		}
+		gvk := ev.entry.obj.GetObjectKind().GroupVersionKind()
+		if gvk.Empty() {
+			gvk = e.q.res.GroupVersionKind()
+		}
+		return protobufEnvelope(gvk, raw)
+	}
+	return ev.entry.jsonBytes()
+}
+
+func (e *watchEncoder) frame(ev watchEvent) ([]byte, error) {
+	obj, err := e.object(ev)
 	if err != nil {
 		return nil, err
 	}
+	if e.proto {
+		we := metav1.WatchEvent{Type: string(ev.typ), Object: runtime.RawExtension{Raw: obj}}
+		frame := make([]byte, 4+we.Size())
+		binary.BigEndian.PutUint32(frame, uint32(len(frame)-4))
+		if _, err := we.MarshalToSizedBuffer(frame[4:]); err != nil {
+			return nil, fmt.Errorf("encode watch event: %w", err)
+		}
+		return frame, nil
+	}
 	var buf bytes.Buffer
-	buf.Grow(len(objJSON) + 32)
+	buf.Grow(len(obj) + 32)
 	buf.WriteString(`{"type":"`)
 	buf.WriteString(string(ev.typ))
 	buf.WriteString(`","object":`)
-	buf.Write(bytes.TrimRight(objJSON, "\n"))
+	buf.Write(bytes.TrimRight(obj, "\n"))
 	buf.WriteString("}\n")
 	return buf.Bytes(), nil
+}
+
+// protobufEnvelope wraps an object's protobuf bytes as Kubernetes'
+// protobuf serializer does: the magic, then a runtime.Unknown naming the
+// kind around them.
+func protobufEnvelope(gvk schema.GroupVersionKind, raw []byte) ([]byte, error) {
+	unk := runtime.Unknown{TypeMeta: runtime.TypeMeta{APIVersion: gvk.GroupVersion().String(), Kind: gvk.Kind}, Raw: raw}
+	out := make([]byte, len(protobufMagic)+unk.Size())
+	copy(out, protobufMagic)
+	if _, err := unk.MarshalToSizedBuffer(out[len(protobufMagic):]); err != nil {
+		return nil, fmt.Errorf("encode %s envelope: %w", gvk.Kind, err)
+	}
+	return out, nil
 }
 
 // protobufMagic starts every Kubernetes protobuf body.

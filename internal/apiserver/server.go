@@ -172,10 +172,12 @@ func (s *Server) Run(ctx context.Context) error {
 			case <-t.C:
 				for _, c := range s.caches {
 					c.sendBookmarks()
+					c.ageHistory()
 				}
 				s.customMu.RLock()
 				for _, cr := range s.custom {
 					cr.cache.sendBookmarks()
+					cr.cache.ageHistory()
 				}
 				s.customMu.RUnlock()
 			}

@@ -255,9 +255,19 @@ type mutateFunc func(cur runtime.Object) (runtime.Object, error)
 // updateObject is the guaranteed-update loop shared by PUT, PATCH and the
 // subresources: read, mutate, check, compare-and-swap, retrying when
 // another writer got there first and the caller named no resourceVersion.
+//
+// The first attempt starts from the watch cache's copy, as Kubernetes'
+// storage does with its cached object: it saves reading and decoding the
+// stored object, and the compare-and-swap on its revision catches a stale
+// copy. Any error or a no-op from that copy is not trusted: the loop reads
+// etcd and decides again.
 func (s *Server) updateObject(ctx context.Context, q *request, mutate mutateFunc, isApply bool) (runtime.Object, int, error) {
 	for attempt := 0; attempt < 16; attempt++ {
-		cur, rev, err := q.readCurrent(ctx, q.info.Namespace, q.info.Name)
+		cur, rev, fromCache := q.cachedCurrent(attempt)
+		var err error
+		if !fromCache {
+			cur, rev, err = q.readCurrent(ctx, q.info.Namespace, q.info.Name)
+		}
 		if apierrors.IsNotFound(err) {
 			if isApply && q.info.Subresource == "" {
 				obj, err := mutate(nil)
@@ -274,9 +284,15 @@ func (s *Server) updateObject(ctx context.Context, q *request, mutate mutateFunc
 		}
 		obj, err := mutate(cur.DeepCopyObject())
 		if err != nil {
+			if fromCache {
+				continue
+			}
 			return nil, 0, err
 		}
 		out, deleted, err := s.finishUpdate(ctx, q, cur, rev, obj)
+		if fromCache && (err != nil || !deleted && resourceVersionOf(out) == rev) {
+			continue
+		}
 		if errors.Is(err, store.ErrConflict) || isCondFailed(err) {
 			a, _ := meta.Accessor(obj)
 			if a.GetResourceVersion() != "" && a.GetResourceVersion() != strconv.FormatInt(rev, 10) {
@@ -291,6 +307,35 @@ func (s *Server) updateObject(ctx context.Context, q *request, mutate mutateFunc
 		return out, http.StatusOK, nil
 	}
 	return nil, 0, apierrors.NewConflict(q.gr, q.info.Name, errors.New("too many concurrent writers; try again"))
+}
+
+// cachedCurrent is the watch cache's copy of the object for an update's
+// first attempt. Dry runs always read etcd: nothing would catch a stale
+// copy there.
+func (q *request) cachedCurrent(attempt int) (runtime.Object, int64, bool) {
+	if attempt > 0 || q.dryRun() || q.c == nil {
+		return nil, 0, false
+	}
+	key := q.info.Name
+	if q.res.Namespaced {
+		key = q.info.Namespace + "/" + q.info.Name
+	}
+	e, ok := q.c.get(key)
+	if !ok {
+		return nil, 0, false
+	}
+	// The copy keeps the shared entry immutable whatever the update
+	// path does with the current object.
+	return e.obj.DeepCopyObject(), e.rev, true
+}
+
+func resourceVersionOf(obj runtime.Object) int64 {
+	a, err := meta.Accessor(obj)
+	if err != nil {
+		return 0
+	}
+	rv, _ := strconv.ParseInt(a.GetResourceVersion(), 10, 64)
+	return rv
 }
 
 func isCondFailed(err error) bool {

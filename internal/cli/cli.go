@@ -4,18 +4,23 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"k8s.io/klog/v2"
 	"log/slog"
+	"net"
+	"net/http"
+	httppprof "net/http/pprof"
 	"os"
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
 
 	"github.com/gureum/gureum/internal/node"
 )
@@ -81,7 +86,7 @@ func serverFlags(cmd *cobra.Command, cfg *node.ServerConfig) {
 
 func newServerCmd(logger func() *slog.Logger) *cobra.Command {
 	var cfg node.ServerConfig
-	var cpuProfile, memProfile string
+	var cpuProfile, memProfile, pprofAddr string
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the control plane (API server, store, controllers) and, unless --disable-agent, a node agent",
@@ -102,13 +107,45 @@ func newServerCmd(logger func() *slog.Logger) *cobra.Command {
 			if memProfile != "" {
 				defer writeHeapProfile(memProfile, cfg.Log)
 			}
+			if pprofAddr != "" {
+				stop, err := servePprof(pprofAddr, cfg.Log)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			return node.RunServer(cmd.Context(), cfg)
 		},
 	}
 	serverFlags(cmd, &cfg)
 	cmd.Flags().StringVar(&cpuProfile, "cpu-profile", "", "write a Go CPU profile of the whole server here until it stops (for benchmarks)")
 	cmd.Flags().StringVar(&memProfile, "mem-profile", "", "write a Go heap profile here when the server stops (for footprint work)")
+	cmd.Flags().StringVar(&pprofAddr, "pprof-address", "", "serve Go's /debug/pprof/ profiles on this address without authentication, e.g. 127.0.0.1:6060 (for performance work; keep it on loopback)")
 	return cmd
+}
+
+// servePprof answers /debug/pprof/ on addr until stop is called, so a
+// profile can be taken of one phase of a long run (an idle cluster, say)
+// rather than of the whole process lifetime.
+func servePprof(addr string, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen for pprof on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", httppprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", httppprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", httppprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", httppprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("pprof server stopped", "address", addr, "err", err)
+		}
+	}()
+	log.Info("serving pprof", "address", ln.Addr().String())
+	return func() { _ = srv.Close() }, nil
 }
 
 // writeHeapProfile records what the heap holds at exit, after a GC so the

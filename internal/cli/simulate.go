@@ -63,6 +63,7 @@ later with:  kubectl delete nodes -l node.gureum.io/simulated=true`,
 			// Thousands of nodes heartbeat through this one client.
 			rc.QPS, rc.Burst = qps, burst
 			rc.UserAgent = "gureum-simulate"
+			rc.ContentConfig = node.ProtobufContent
 			client, err := kubernetes.NewForConfig(rc)
 			if err != nil {
 				return fmt.Errorf("build client from %s: %w", path, err)

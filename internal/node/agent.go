@@ -104,6 +104,7 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 		QPS:             50,
 		Burst:           100,
 		UserAgent:       "gureum-agent/" + cfg.NodeName,
+		ContentConfig:   ProtobufContent,
 	}
 	client, err := kubernetes.NewForConfig(restCfg)
 	if err != nil {

@@ -27,6 +27,7 @@ import (
 	"github.com/gureum/gureum/internal/controller/replicaset"
 	"github.com/gureum/gureum/internal/controller/resourcequota"
 	"github.com/gureum/gureum/internal/controller/rootca"
+	ctrlruntime "github.com/gureum/gureum/internal/controller/runtime"
 	"github.com/gureum/gureum/internal/controller/serviceaccount"
 	"github.com/gureum/gureum/internal/controller/servicelb"
 	"github.com/gureum/gureum/internal/controller/statefulset"
@@ -58,7 +59,7 @@ func (c controlLoops) start(ctx context.Context, g *errgroup.Group) error {
 	if err != nil {
 		return fmt.Errorf("build metadata client: %w", err)
 	}
-	f := informers.NewSharedInformerFactory(c.Client, 0)
+	f := informers.NewSharedInformerFactoryWithOptions(c.Client, 0, informers.WithTransform(ctrlruntime.DropManagedFields))
 	named := func(component string) *slog.Logger { return c.Log.With("component", component) }
 	loops := []runner{
 		serviceaccount.New(c.Client, named("serviceaccount-controller")),

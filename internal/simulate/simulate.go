@@ -42,8 +42,10 @@ const (
 	DefaultPodSucceedAfter = 10 * time.Second
 	DefaultLeaseRenew      = 10 * time.Second
 	DefaultLeaseDuration   = 40 * time.Second
-	DefaultStatusInterval  = time.Minute
-	DefaultConcurrency     = 32
+	// As kubelet's nodeStatusReportFrequency: with leases carrying the
+	// heartbeat, an unchanged status is written every 5 minutes.
+	DefaultStatusInterval = 5 * time.Minute
+	DefaultConcurrency    = 32
 
 	fieldManager = "gureum-simulator"
 	podByNode    = "gureum.simulate/nodeName"

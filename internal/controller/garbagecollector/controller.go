@@ -243,12 +243,7 @@ func (c *Controller) syncResources(ctx context.Context) error {
 }
 
 func (c *Controller) startMonitorLocked(ctx context.Context, info resourceInfo) {
-	// Bookmarks only save a relist after a broken watch. Gureum's API
-	// server encodes them in the resource's own kind on metadata watches,
-	// which the metadata client cannot decode: each one would break the
-	// watch it was meant to help.
-	noBookmarks := func(o *metav1.ListOptions) { o.AllowWatchBookmarks = false }
-	inf := metadatainformer.NewFilteredMetadataInformer(c.meta, info.Resource, metav1.NamespaceAll, 0, cache.Indexers{}, noBookmarks).Informer()
+	inf := metadatainformer.NewFilteredMetadataInformer(c.meta, info.Resource, metav1.NamespaceAll, 0, cache.Indexers{}, nil).Informer()
 	_ = inf.SetTransform(stripForGC)
 	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj interface{}) { c.observe(info, obj) },
