@@ -117,7 +117,7 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 	defer listener.Close()
 
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return releaseAfterStartup(gctx, clock.RealClock{}, log) })
+	g.Go(func() error { return releaseMemory(gctx, clock.RealClock{}, log) })
 	endpoint := cfg.RuntimeEndpoint
 	var cniConfDir, ipamDir string
 	cgroupDriver := ""

@@ -232,7 +232,7 @@ func RunServer(ctx context.Context, cfg ServerConfig) error {
 		if cfg.Ready != nil {
 			cfg.Ready(kubeconfigPath(cfg, adminKubeconfig))
 		}
-		g.Go(func() error { return releaseAfterStartup(gctx, clock.RealClock{}, log) })
+		g.Go(func() error { return releaseMemory(gctx, clock.RealClock{}, log) })
 		return controlLoops{
 			RESTConfig:  restCfg,
 			Client:      client,
