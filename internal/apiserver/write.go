@@ -401,7 +401,10 @@ func (s *Server) finishUpdate(ctx context.Context, q *request, cur runtime.Objec
 	if tracksGeneration(q.res) && specChanged(obj, cur) {
 		a.SetGeneration(ca.GetGeneration() + 1)
 	}
-	if !q.applied {
+	// A binding is not a write of the pod by a field manager: Kubernetes
+	// records no owner for spec.nodeName or the PodScheduled condition it
+	// sets, and the scheduler's busiest write skips the cost.
+	if !q.applied && q.info.Subresource != "binding" {
 		if err := s.fieldMgr.update(q.res, q.info.Subresource, cur, obj, q.fieldManagerName()); err != nil {
 			return nil, false, err
 		}

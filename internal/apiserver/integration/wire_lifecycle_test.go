@@ -347,6 +347,11 @@ func TestWireObjectLifecycle(t *testing.T) {
 		if err != nil || got.Spec.NodeName != "node-x" {
 			t.Fatalf("nodeName after binding: %q %v", got.Spec.NodeName, err)
 		}
+		// As in Kubernetes, the binding records no field owner: the
+		// creator's entry is the only one.
+		if len(got.ManagedFields) != 1 || got.ManagedFields[0].Operation != metav1.ManagedFieldsOperationUpdate || got.ManagedFields[0].Subresource != "" {
+			t.Fatalf("managedFields after binding: %+v, want only the creator's", got.ManagedFields)
+		}
 		b.Target.Name = "node-y"
 		err = pods.Bind(ctx, b, metav1.CreateOptions{})
 		wantReason(t, err, http.StatusConflict, metav1.StatusReasonConflict)
