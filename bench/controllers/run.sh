@@ -8,11 +8,12 @@
 #   bench/controllers/run.sh           # 1,000 nodes, 10,000 pods, 1,000-replica rollout
 #   bench/controllers/run.sh --quick   # 50 nodes, 10 × 20 pods, 100-replica rollout
 #
-# Environment: GUREUM (binary, default bin/gureum), IDLE (seconds, 60), RUNS (1).
+# Environment: GUREUM (binary, default bin/gureum), IDLE (seconds, 150: the server hands
+# free heap back every 2 minutes, so the window holds at least one such moment), RUNS (1).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 GUREUM=${GUREUM:-$root/bin/gureum}
-IDLE=${IDLE:-60}
+IDLE=${IDLE:-150}
 RUNS=${RUNS:-1}
 NODES=1000 DEPLOYS=100 REPLICAS=100 ROLLING=1000 MAXU=100
 if [[ "${1:-}" == "--quick" ]]; then NODES=50 DEPLOYS=10 REPLICAS=20 ROLLING=100 MAXU=10 IDLE=5; fi

@@ -3,17 +3,26 @@
 # own IPs, same run (bench/services/vip/main.go): starts `gureum server`
 # with its agent on free ports, builds a busybox-static httpd image,
 # deploys 2 replicas behind a Service, and alternates trials. Needs root.
-#   bench/services/vip.sh [--quick]
+# The client runs in a pod (the usual path of Service traffic) and on the
+# node itself (CLIENT=pod, node, or both, the default: pod first).
+#   [TRIALS=3] [DURATION=5s] [CLIENT=both] bench/services/vip.sh [--quick]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 GUREUM=${GUREUM:-$root/bin/gureum}
-TRIALS=${TRIALS:-3} DURATION=${DURATION:-5s}
+TRIALS=${TRIALS:-3} DURATION=${DURATION:-5s} CLIENT=${CLIENT:-both}
 if [[ "${1:-}" == "--quick" ]]; then TRIALS=1 DURATION=1s; fi
+case "$CLIENT" in pod | node | both) ;; *) echo "vip.sh: CLIENT must be pod, node or both" >&2; exit 2 ;; esac
 [[ $(id -u) -eq 0 ]] || { echo "vip.sh needs root (containerd, CNI, nftables)" >&2; exit 1; }
 work=$(mktemp -d)
 server=""
 cleanup() {
-	[[ -n "${KUBECONFIG:-}" && -s "${KUBECONFIG:-}" ]] && kubectl delete deployment web --wait=true --timeout=60s >/dev/null 2>&1 || true
+	if [[ -n "${KUBECONFIG:-}" && -s "${KUBECONFIG:-}" ]]; then
+		# Wait for the pods themselves: their sandboxes are torn down
+		# (CNI DEL) before the server stops.
+		kubectl delete pod vip-client --ignore-not-found --wait=true --timeout=60s >/dev/null 2>&1 || true
+		kubectl delete deployment web --wait=true --timeout=60s >/dev/null 2>&1 || true
+		kubectl wait --for=delete pod -l app=web --timeout=60s >/dev/null 2>&1 || true
+	fi
 	[[ -n "$server" ]] && { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; }
 	for shim in $(pgrep -f "containerd-shim.*$work" || true); do pkill -9 -P "$shim" || true; kill -9 "$shim" 2>/dev/null || true; done
 	pkill -f "$work" 2>/dev/null || true
@@ -67,6 +76,46 @@ vip=$(kubectl get service web -o jsonpath='{.spec.clusterIP}')
 direct=$(kubectl get pods -l app=web -o jsonpath='{range .items[*]}http://{.status.podIP}:8080/,{end}')
 direct=${direct%,}
 for _ in $(seq 50); do curl -sf -m 1 "http://$vip/" >/dev/null && break; sleep 0.1; done
+args=(-vip "http://$vip/" -direct "$direct" -trials "$TRIALS" -duration "$DURATION")
 echo "## ClusterIP vs pod IPs ($(date -u +%F), commit $(git -C "$root" rev-parse --short HEAD), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
-echo
-(cd "$root" && go run ./bench/services/vip -vip "http://$vip/" -direct "$direct" -trials "$TRIALS" -duration "$DURATION")
+if [[ $CLIENT != node ]]; then
+	# The same client, static, in an image of its own, as a pod that
+	# runs the trials once and prints the table.
+	mkdir -p "$work/client/bin"
+	(cd "$root" && CGO_ENABLED=0 go build -o "$work/client/bin/vip" ./bench/services/vip)
+	"$GUREUM" image build --rootfs "$work/client" --tag vip-client:1 --entrypoint /bin/vip >/dev/null
+	json_args=$(printf '"%s",' "${args[@]}")
+	kubectl apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: vip-client}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 0
+  containers:
+  - {name: vip, image: vip-client:1, args: [${json_args%,}]}
+YAML
+	secs=$(python3 -c 'import re,sys; v,u=re.fullmatch(r"([0-9.]+)(ms|s|m)",sys.argv[1]).groups(); print(int(float(v)*{"ms":0.001,"s":1,"m":60}[u])+1)' "$DURATION")
+	deadline=$((SECONDS + TRIALS * 2 * (secs + 5) + 120))
+	phase=""
+	until [[ $phase == Succeeded || $phase == Failed || $SECONDS -gt $deadline ]]; do
+		sleep 1
+		phase=$(kubectl get pod vip-client -o jsonpath='{.status.phase}' 2>/dev/null || true)
+	done
+	if [[ $phase != Succeeded ]]; then
+		echo "vip.sh: the client pod ended $phase" >&2
+		kubectl logs vip-client >&2 || true
+		exit 1
+	fi
+	echo
+	echo "### client in a pod ($(kubectl get pod vip-client -o jsonpath='{.status.podIP}'))"
+	echo
+	kubectl logs vip-client
+	kubectl delete pod vip-client --wait=true --timeout=60s >/dev/null
+fi
+if [[ $CLIENT != pod ]]; then
+	echo
+	echo "### client on the node"
+	echo
+	(cd "$root" && go run ./bench/services/vip "${args[@]}")
+fi

@@ -162,7 +162,9 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 			log.Error("node pod CIDR is not a prefix", "cidr", cidrs[0], "err", err)
 			return
 		}
-		conf, err := cni.Render(cni.Config{PodCIDR: prefix, IPAMDataDir: ipamDir})
+		// The service proxy masquerades pods' egress (one nftables rule);
+		// without it the bridge plugin has to, a chain per pod.
+		conf, err := cni.Render(cni.Config{PodCIDR: prefix, IPAMDataDir: ipamDir, IPMasq: cfg.DisableServiceProxy})
 		if err != nil {
 			log.Error("render CNI config", "err", err)
 			return
@@ -189,7 +191,10 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 	})
 	g.Go(func() error { return ag.Run(gctx) })
 	if !cfg.DisableServiceProxy {
-		sp, err := newServiceProxy(cfg, client, log.With("component", "service-proxy"))
+		// Pod egress is masqueraded by the proxy only on the pod network
+		// the agent configures; another runtime's network masquerades
+		// (or routes) on its own.
+		sp, err := newServiceProxy(cfg, client, cniConfDir != "", log.With("component", "service-proxy"))
 		if err != nil {
 			return err
 		}
@@ -251,7 +256,7 @@ func serverHost(serverURL string) string {
 
 // newServiceProxy builds the node's service proxy (nftables table
 // ip gureum-proxy) after setting the sysctls it needs.
-func newServiceProxy(cfg AgentConfig, client kubernetes.Interface, log *slog.Logger) (*proxy.Proxy, error) {
+func newServiceProxy(cfg AgentConfig, client kubernetes.Interface, masqueradePodEgress bool, log *slog.Logger) (*proxy.Proxy, error) {
 	cidr := cfg.ClusterCIDR
 	if cidr == "" {
 		cidr = DefaultClusterCIDR
@@ -269,6 +274,7 @@ func newServiceProxy(cfg AgentConfig, client kubernetes.Interface, log *slog.Log
 	}
 	return proxy.New(proxy.Config{
 		Client: client, NodeName: cfg.NodeName, NodeIPs: nodeIPs, ClusterCIDR: clusterNet,
+		MasqueradePodEgress: masqueradePodEgress, PodBridge: cni.DefaultBridge,
 		Applier: &proxy.NFTApplier{}, Clock: clock.RealClock{}, Log: log,
 	}), nil
 }

@@ -82,6 +82,7 @@ func TestServiceFeatures(t *testing.T) {
 	n := startNodeWith(t, serverOpts{Extra: []string{"--service-lb-pool", lbPool}})
 	buildBusyboxImage(t, n.Kubeconfig, "e2e-busybox:1")
 	other := newOtherHost(t)
+	bridgeRulesBefore := bridgeMasqueradeRules(t)
 	n.apply(t, echoDeployment)
 	n.kubectl(t, "rollout", "status", "deployment/echo", "--timeout=90s")
 	n.kubectl(t, "wait", "--for=condition=Ready", "pod/client", "--timeout=60s")
@@ -103,6 +104,10 @@ func TestServiceFeatures(t *testing.T) {
 	} else if !isRefusedOrReset(err) {
 		t.Fatalf("the other host cannot reach the node at %s through %s: %v", nodeIP, otherHostGW, err)
 	}
+
+	t.Run("pods reach other hosts masqueraded and the node and pods and ClusterIPs as themselves", func(t *testing.T) {
+		podNetworkChecks(t, n, other, client, backends[0], bridgeRulesBefore)
+	})
 
 	t.Run("sessionAffinity ClientIP keeps a client on one pod", func(t *testing.T) {
 		n.apply(t, `apiVersion: v1

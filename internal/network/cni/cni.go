@@ -3,6 +3,8 @@
 // host-local IPAM over the node's pod CIDR, and portmap for hostPort), and
 // installing that configuration into the conf dir containerd watches.
 // containerd invokes the plugins; this package only chooses the config.
+// Pods' egress masquerade is not here but in the service proxy's nftables
+// table (one rule for the node instead of an iptables chain per pod).
 package cni
 
 import (
@@ -22,11 +24,17 @@ const CNIVersion = "1.0.0"
 // keeps ours first.
 const ConfFileName = "10-gureum.conflist"
 
+// Defaults of Config.NetworkName and Config.Bridge.
+const (
+	DefaultNetworkName = "gureum"
+	DefaultBridge      = "gureum0"
+)
+
 // Config describes the node's pod network.
 type Config struct {
-	// NetworkName is the CNI network name; default "gureum".
+	// NetworkName is the CNI network name; default DefaultNetworkName.
 	NetworkName string
-	// Bridge is the Linux bridge the pods attach to; default "gureum0".
+	// Bridge is the Linux bridge the pods attach to; default DefaultBridge.
 	Bridge string
 	// PodCIDR is the node's pod address range; the bridge takes its first
 	// address as the pods' gateway.
@@ -36,6 +44,12 @@ type Config struct {
 	// IPAMDataDir is where host-local records allocated addresses; empty
 	// means the plugin's default, /var/lib/cni/networks.
 	IPAMDataDir string
+	// IPMasq has the bridge plugin masquerade pods' egress itself: an
+	// iptables chain per pod, added under the xtables lock at every pod
+	// start (about 1 s per 20 pods). Leave it false when the service
+	// proxy masquerades pod egress (proxy.Config.MasqueradePodEgress),
+	// as the agent does; set it only for a node without that proxy.
+	IPMasq bool
 }
 
 type confList struct {
@@ -91,11 +105,11 @@ func Render(cfg Config) ([]byte, error) {
 	}
 	name := cfg.NetworkName
 	if name == "" {
-		name = "gureum"
+		name = DefaultNetworkName
 	}
 	bridge := cfg.Bridge
 	if bridge == "" {
-		bridge = "gureum0"
+		bridge = DefaultBridge
 	}
 	if len(bridge) > 15 {
 		return nil, fmt.Errorf("render CNI config: bridge name %q is longer than 15 bytes", bridge)
@@ -114,7 +128,7 @@ func Render(cfg Config) ([]byte, error) {
 				// The bridge holds the gateway address so pods reach the
 				// host and, through masquerading, everything beyond it.
 				IsGateway: true,
-				IPMasq:    true,
+				IPMasq:    cfg.IPMasq,
 				// A pod reaching its own Service VIP is sent back out the
 				// same veth after DNAT.
 				HairpinMode: true,

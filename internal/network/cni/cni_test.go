@@ -20,7 +20,7 @@ func TestRenderGolden(t *testing.T) {
 		{"ipv4-defaults", Config{PodCIDR: netip.MustParsePrefix("10.244.1.0/24")}},
 		{"ipv4-custom", Config{
 			NetworkName: "team-a", Bridge: "gureum1", PodCIDR: netip.MustParsePrefix("172.30.0.0/16"),
-			MTU: 1400, IPAMDataDir: "/var/lib/gureum/cni/networks",
+			MTU: 1400, IPAMDataDir: "/var/lib/gureum/cni/networks", IPMasq: true,
 		}},
 		{"ipv6", Config{PodCIDR: netip.MustParsePrefix("fd00:10:244:1::/64")}},
 	}

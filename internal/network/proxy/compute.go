@@ -22,8 +22,19 @@ type NodeInfo struct {
 	// iptables mode sets).
 	IPs []netip.Addr
 	// ClusterCIDR is the pod address range of the whole cluster; traffic
-	// from outside it to a ClusterIP is masqueraded. Zero disables that.
+	// from outside it to a ClusterIP is masqueraded, except the node's own
+	// connections to endpoints on this node. Zero disables that, and pod
+	// egress masquerading.
 	ClusterCIDR netip.Prefix
+	// MasqueradePodEgress masquerades connections from the cluster CIDR
+	// to addresses outside it that leave through an interface other than
+	// PodBridge: the pods' way to the host's networks and beyond (what the
+	// CNI bridge plugin's ipMasq did, in one rule instead of a chain per
+	// pod). Needs ClusterCIDR.
+	MasqueradePodEgress bool
+	// PodBridge is the interface this node's pods attach to (the CNI
+	// bridge); empty leaves out the interface test.
+	PodBridge string
 }
 
 // Chain names of the fixed skeleton.
@@ -33,6 +44,7 @@ const (
 	chainMarkMasq        = "mark-for-masquerade"
 	chainMasquerading    = "masquerading"
 	chainReject          = "reject-chain"
+	chainPodEgress       = "pod-egress"
 	mapServiceIPs        = "service-ips"
 	mapServiceNodePorts  = "service-nodeports"
 	mapNoEndpointIPs     = "no-endpoint-services"
@@ -51,6 +63,7 @@ var (
 	keyAddrProtoPort = []KeyField{KeyAddr, KeyProto, KeyPort}
 	keyProtoPort     = []KeyField{KeyProto, KeyPort}
 	loopback         = netip.MustParsePrefix("127.0.0.0/8")
+	multicast        = netip.MustParsePrefix("224.0.0.0/4")
 )
 
 // endpoint is one backend of one service port.
@@ -134,13 +147,14 @@ func (b *builder) skeleton() {
 		baseChain("filter-output", "filter", "output", -110, chainEndpointsCheck),
 		baseChain("nat-prerouting", "nat", "prerouting", -100, chainServices),
 		baseChain("nat-output", "nat", "output", -100, chainServices),
-		baseChain("nat-postrouting", "nat", "postrouting", 100, chainMasquerading),
+		b.natPostrouting(),
 		{Name: chainMarkMasq, Rules: []Rule{rule(nil, Stmt{Kind: StmtMarkOr, Mark: MasqueradeMark})}},
 		{Name: chainMasquerading, Rules: []Rule{
 			rule([]Match{{Kind: MatchMark, Negate: true, Mark: MasqueradeMark}}, verdictStmt(VerdictReturn)),
 			rule(nil, Stmt{Kind: StmtMarkXor, Mark: MasqueradeMark}),
 			rule(nil, Stmt{Kind: StmtMasquerade}),
 		}},
+		b.podEgress(),
 		{Name: chainReject, Rules: []Rule{
 			rule([]Match{{Kind: MatchL4Proto, Proto: ProtoTCP}}, Stmt{Kind: StmtRejectTCP}),
 			rule(nil, Stmt{Kind: StmtRejectICMP}),
@@ -154,6 +168,44 @@ func (b *builder) skeleton() {
 			rule(b.nodePortMatch(), Stmt{Kind: StmtVmap, Key: keyProtoPort, Set: mapNoEndpointPorts}),
 		}},
 	}
+}
+
+// natPostrouting masquerades what the service chains marked, then pod
+// egress. The pod-egress chain always exists (empty when disabled), so
+// the base chain never changes and updates stay incremental.
+func (b *builder) natPostrouting() Chain {
+	c := baseChain("nat-postrouting", "nat", "postrouting", 100, chainMasquerading)
+	c.Rules = append(c.Rules, rule(nil, jump(chainPodEgress)))
+	return c
+}
+
+// podEgress masquerades pods' connections to the world outside the
+// cluster: from the cluster CIDR, to neither the cluster CIDR nor
+// multicast (as the bridge plugin's ipMasq), not back out the pods'
+// bridge. Pod-to-pod traffic, on this node or another, keeps its source;
+// traffic to the node itself never reaches postrouting. Only a
+// connection's first packet passes a nat chain, so replies to
+// connections made from outside (to a NodePort, say) are never caught.
+// The masquerade keeps the pod's source port when it is free (as the
+// bridge plugin's did): a pod reusing its own 4-tuple then reaches the
+// server as the same 4-tuple, which a TIME_WAIT there accepts, where a
+// random port could land on an unrelated connection's TIME_WAIT and be
+// refused.
+func (b *builder) podEgress() Chain {
+	c := Chain{Name: chainPodEgress}
+	if !b.node.MasqueradePodEgress || !b.node.ClusterCIDR.IsValid() {
+		return c
+	}
+	m := []Match{
+		{Kind: MatchSrc, Prefix: b.node.ClusterCIDR},
+		{Kind: MatchDst, Negate: true, Prefix: b.node.ClusterCIDR},
+		{Kind: MatchDst, Negate: true, Prefix: multicast},
+	}
+	if b.node.PodBridge != "" {
+		m = append(m, Match{Kind: MatchOifName, Negate: true, Name: b.node.PodBridge})
+	}
+	c.Rules = []Rule{rule(m, Stmt{Kind: StmtMasqueradeKeepPort})}
+	return c
 }
 
 func (b *builder) nodePortMatch() []Match {
@@ -292,6 +344,15 @@ func (b *builder) service(svc *corev1.Service, slices []*discoveryv1.EndpointSli
 				// the node as the source, or its reply would bypass conntrack.
 				rule([]Match{{Kind: MatchSrc, Prefix: netip.PrefixFrom(ep.addr, 32)}}, jump(chainMarkMasq)),
 			}}
+			if !ep.local && b.node.ClusterCIDR.IsValid() {
+				// The node's own connections skip the ClusterIP masquerade
+				// (see dispatch) only for endpoints here; one on another
+				// node may not route replies to the node's address.
+				c.Rules = append(c.Rules, rule([]Match{
+					{Kind: MatchSrc, Negate: true, Prefix: b.node.ClusterCIDR},
+					{Kind: MatchSrcLocal},
+				}, jump(chainMarkMasq)))
+			}
 			if affinity > 0 {
 				set := affinitySet(id, ap)
 				b.affinity = append(b.affinity, Set{Name: set, Key: []KeyField{KeyAddr}, Timeout: affinity})
@@ -303,9 +364,21 @@ func (b *builder) service(svc *corev1.Service, slices []*discoveryv1.EndpointSli
 		dispatch := func(name string, eps []endpoint, masq bool) {
 			c := Chain{Name: name}
 			if masq && b.node.ClusterCIDR.IsValid() {
+				// Clients outside the cluster CIDR are masqueraded, as in
+				// kube-proxy, so replies come back through this node. The
+				// node's own connections are not: a pod here replies to
+				// any local address through its gateway, this node, and
+				// the endpoint chains of other nodes' pods mark them
+				// instead. Masquerading them would map the node's
+				// connections onto the bridge address with ports the
+				// conntrack table frees as soon as the client reuses its
+				// own port, while the pod still holds the old 4-tuple in
+				// TIME_WAIT: under a sustained connection rate the pod then
+				// refuses SYNs (PAWS) and the client waits 1 s to retry.
 				c.Rules = append(c.Rules, rule([]Match{
 					{Kind: MatchDst, Prefix: netip.PrefixFrom(clusterIP, 32)},
 					{Kind: MatchSrc, Negate: true, Prefix: b.node.ClusterCIDR},
+					{Kind: MatchSrcLocal, Negate: true},
 				}, jump(chainMarkMasq)))
 			}
 			targets := make([]Verdict, len(eps))

@@ -69,9 +69,11 @@ func slice(ns, svc, name string, port int32, proto corev1.Protocol, portName str
 }
 
 var node1 = NodeInfo{
-	Name:        "node-1",
-	IPs:         []netip.Addr{netip.MustParseAddr("192.168.1.10")},
-	ClusterCIDR: netip.MustParsePrefix("10.42.0.0/16"),
+	Name:                "node-1",
+	IPs:                 []netip.Addr{netip.MustParseAddr("192.168.1.10")},
+	ClusterCIDR:         netip.MustParsePrefix("10.42.0.0/16"),
+	MasqueradePodEgress: true,
+	PodBridge:           "gureum0",
 }
 
 type computeCase struct {

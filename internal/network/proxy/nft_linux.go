@@ -638,6 +638,16 @@ func ruleExprs(c *nftables.Conn, table *nftables.Table, sets map[string]*nftable
 				&expr.Meta{Key: expr.MetaKeyMARK, Register: reg1},
 				&expr.Bitwise{SourceRegister: reg1, DestRegister: reg1, Len: 4, Mask: u32(m.Mark), Xor: u32(0)},
 				&expr.Cmp{Op: map[bool]expr.CmpOp{true: expr.CmpOpEq, false: expr.CmpOpNeq}[m.Negate], Register: reg1, Data: u32(0)})
+		case MatchOifName:
+			if m.Name == "" || len(m.Name) >= unix.IFNAMSIZ {
+				return nil, fmt.Errorf("interface name %q is not 1 to %d bytes", m.Name, unix.IFNAMSIZ-1)
+			}
+			// The kernel compares the whole IFNAMSIZ buffer: pad with NULs.
+			name := make([]byte, unix.IFNAMSIZ)
+			copy(name, m.Name)
+			out = append(out,
+				&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: reg1},
+				&expr.Cmp{Op: op, Register: reg1, Data: name})
 		case MatchCtNew:
 			out = append(out,
 				&expr.Ct{Register: reg1, Key: expr.CtKeySTATE},
@@ -682,6 +692,8 @@ func ruleExprs(c *nftables.Conn, table *nftables.Table, sets map[string]*nftable
 				&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: reg1, RegProtoMin: reg2, Specified: true})
 		case StmtMasquerade:
 			out = append(out, &expr.Masq{FullyRandom: true})
+		case StmtMasqueradeKeepPort:
+			out = append(out, &expr.Masq{})
 		case StmtMarkOr, StmtMarkXor:
 			mask, xor := ^s.Mark, s.Mark
 			if s.Kind == StmtMarkXor {

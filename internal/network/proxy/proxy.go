@@ -30,11 +30,18 @@ type Config struct {
 	// ExternalIP addresses.
 	NodeIPs []net.IP
 	// ClusterCIDR is the cluster's pod range (10.42.0.0/16); nil disables
-	// masquerading of off-cluster traffic to ClusterIPs.
+	// masquerading of off-cluster traffic to ClusterIPs, and of pod egress.
 	ClusterCIDR *net.IPNet
-	Applier     Applier
-	Clock       clock.WithTicker
-	Log         *slog.Logger
+	// MasqueradePodEgress masquerades pods' connections to addresses
+	// outside ClusterCIDR that leave through an interface other than
+	// PodBridge (NodeInfo.MasqueradePodEgress): set it when the CNI
+	// config does not masquerade (Gureum's bridge config does not).
+	MasqueradePodEgress bool
+	// PodBridge is the bridge this node's pods attach to.
+	PodBridge string
+	Applier   Applier
+	Clock     clock.WithTicker
+	Log       *slog.Logger
 	// SyncDelay coalesces bursts of changes into one sync; default 20ms.
 	SyncDelay time.Duration
 	// RetryDelay is the wait after a failed sync; default 1s.
@@ -177,7 +184,7 @@ type listers struct {
 }
 
 func (p *Proxy) nodeInfo(l listers) NodeInfo {
-	info := NodeInfo{Name: p.cfg.NodeName}
+	info := NodeInfo{Name: p.cfg.NodeName, MasqueradePodEgress: p.cfg.MasqueradePodEgress, PodBridge: p.cfg.PodBridge}
 	for _, ip := range p.cfg.NodeIPs {
 		if a, ok := netip.AddrFromSlice(ip); ok {
 			info.IPs = append(info.IPs, a.Unmap())

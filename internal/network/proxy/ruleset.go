@@ -4,7 +4,7 @@
 // endpoints, with kube-proxy's semantics (ready endpoints, falling back to
 // serving+terminating ones; traffic policies; ClientIP session affinity;
 // REJECT when a service has no endpoints; masquerade for off-cluster and
-// hairpin traffic).
+// hairpin traffic), and masquerades pods' egress from the cluster CIDR.
 //
 // It is split in three: Compute is pure (objects in, a Ruleset out); an
 // Applier writes a Ruleset into the kernel (NFTApplier, over netlink with
@@ -17,6 +17,7 @@ package proxy
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -170,6 +171,7 @@ const (
 	MatchDstLocal                      // fib daddr type local
 	MatchMark                          // meta mark & Mark != 0 (Negate: == 0)
 	MatchCtNew                         // ct state new
+	MatchOifName                       // oifname [!=] Name
 )
 
 // Match is one condition of a rule.
@@ -180,6 +182,7 @@ type Match struct {
 	Prefix netip.Prefix
 	Set    string
 	Mark   uint32
+	Name   string // interface name (MatchOifName)
 }
 
 // StmtKind selects what a Stmt does.
@@ -187,16 +190,17 @@ type StmtKind uint8
 
 // Statements.
 const (
-	StmtVerdict    StmtKind = iota + 1 // Verdict
-	StmtVmap                           // Key vmap @Set
-	StmtNumgenVmap                     // numgen random mod len(Targets) vmap { i : Targets[i] }
-	StmtDNAT                           // dnat to To
-	StmtMasquerade                     // masquerade fully-random
-	StmtMarkOr                         // meta mark set meta mark | Mark
-	StmtMarkXor                        // meta mark set meta mark ^ Mark
-	StmtUpdateSrc                      // update @Set { ip saddr }
-	StmtRejectTCP                      // reject with tcp reset
-	StmtRejectICMP                     // reject (icmp port-unreachable)
+	StmtVerdict            StmtKind = iota + 1 // Verdict
+	StmtVmap                                   // Key vmap @Set
+	StmtNumgenVmap                             // numgen random mod len(Targets) vmap { i : Targets[i] }
+	StmtDNAT                                   // dnat to To
+	StmtMasquerade                             // masquerade fully-random
+	StmtMasqueradeKeepPort                     // masquerade (keeps the source port when it is free)
+	StmtMarkOr                                 // meta mark set meta mark | Mark
+	StmtMarkXor                                // meta mark set meta mark ^ Mark
+	StmtUpdateSrc                              // update @Set { ip saddr }
+	StmtRejectTCP                              // reject with tcp reset
+	StmtRejectICMP                             // reject (icmp port-unreachable)
 )
 
 // Stmt is one action of a rule.
@@ -315,6 +319,8 @@ func (m Match) String() string {
 		return fmt.Sprintf("meta mark & 0x%x != 0", m.Mark)
 	case MatchCtNew:
 		return "ct state " + neg + "new"
+	case MatchOifName:
+		return "oifname " + neg + strconv.Quote(m.Name)
 	}
 	return "?"
 }
@@ -352,6 +358,8 @@ func (s Stmt) String() string {
 		return "dnat to " + s.To.String()
 	case StmtMasquerade:
 		return "masquerade fully-random"
+	case StmtMasqueradeKeepPort:
+		return "masquerade"
 	case StmtMarkOr:
 		return fmt.Sprintf("meta mark set meta mark | 0x%x", s.Mark)
 	case StmtMarkXor:
