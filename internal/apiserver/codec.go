@@ -40,6 +40,11 @@ type output struct {
 	isJSON    bool
 }
 
+// partial reports whether the client asked for metadata only.
+func (o output) partial() bool {
+	return o.as == "PartialObjectMetadata" || o.as == "PartialObjectMetadataList"
+}
+
 // negotiateOutput picks the first media type in Accept that we can produce.
 // Unknown or absent Accept yields JSON, as Kubernetes does for */*.
 func negotiateOutput(r *http.Request) output {

@@ -254,7 +254,7 @@ func (q *request) respondList(entries []*entry, rev int64, next string, remainin
 			return
 		}
 		q.writeEncoded(o, table)
-	case o.as == "PartialObjectMetadataList" || o.as == "PartialObjectMetadata":
+	case o.partial():
 		list := &metav1.PartialObjectMetadataList{ListMeta: listMeta}
 		for _, e := range entries {
 			p, err := toPartial(e.obj, o.asVersion)
@@ -451,8 +451,7 @@ type watchEncoder struct {
 // metadata); JSON otherwise, which every client also accepts.
 func newWatchEncoder(q *request, o output) *watchEncoder {
 	e := &watchEncoder{q: q, o: o}
-	if o.contentType == mediaProtobuf && (o.as == "PartialObjectMetadata" || o.as == "PartialObjectMetadataList" ||
-		o.as == "" && isProtoKind(q.res.New())) {
+	if o.contentType == mediaProtobuf && (o.partial() || o.as == "" && isProtoKind(q.res.New())) {
 		e.proto = true
 	}
 	return e
@@ -486,7 +485,7 @@ func (e *watchEncoder) object(ev watchEvent) ([]byte, error) {
 			a.SetAnnotations(map[string]string{metav1.InitialEventsAnnotationKey: "true"})
 		}
 		obj.GetObjectKind().SetGroupVersionKind(e.q.res.GroupVersionKind())
-		if e.o.as == "PartialObjectMetadata" || e.o.as == "PartialObjectMetadataList" {
+		if e.o.partial() {
 			// A metadata client decodes nothing but partial metadata.
 			p, err := toPartial(obj, e.o.asVersion)
 			if err != nil {
