@@ -323,19 +323,9 @@ func (c *resourceCache) apply(batch store.WatchBatch) {
 			events = append(events, cacheEvent{typ: watch.Modified, cur: e, rev: ev.KV.ModRevision})
 		case store.Delete:
 			c.takeWritten(key, ev.KV.ModRevision) // drops what was noted for earlier revisions
-			var prev *entry
-			// The cache holds the object's last state already; etcd's copy
-			// needs decoding only if the cache never saw it.
-			c.mu.RLock()
-			_, known := c.items[key]
-			c.mu.RUnlock()
-			if ev.KV.Value != nil && !known {
-				p, err := c.decode(ev.KV.Key, ev.KV.Value, ev.KV.ModRevision)
-				if err == nil {
-					prev = p
-				}
-			}
-			events = append(events, cacheEvent{typ: watch.Deleted, prev: prev, rev: ev.KV.ModRevision, cur: &entry{key: key}})
+			// The deleted object's last state is the one in items (below):
+			// the cache saw its every version since its list.
+			events = append(events, cacheEvent{typ: watch.Deleted, rev: ev.KV.ModRevision, cur: &entry{key: key}})
 		}
 	}
 
@@ -354,10 +344,7 @@ func (c *resourceCache) apply(batch store.WatchBatch) {
 			c.items[ev.cur.key] = ev.cur
 		case watch.Deleted:
 			key := ev.cur.key
-			old := c.items[key]
-			if ev.prev == nil {
-				ev.prev = old
-			}
+			ev.prev = c.items[key]
 			ev.cur = nil
 			delete(c.items, key)
 			if ev.prev == nil {

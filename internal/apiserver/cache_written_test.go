@@ -49,7 +49,7 @@ func TestCacheTakesWrittenObjects(t *testing.T) {
 		t.Fatal("an object noted at revision 12 was used for revision 11")
 	}
 	// Deleting a known object needs none of etcd's bytes either.
-	c.apply(store.WatchBatch{Revision: 13, Events: []store.Event{{Type: store.Delete, KV: store.KV{Key: key, Value: garbage, ModRevision: 13}}}})
+	c.apply(store.WatchBatch{Revision: 13, Events: []store.Event{{Type: store.Delete, KV: store.KV{Key: key, ModRevision: 13}}}})
 	if _, ok := c.items["ns/a"]; ok || c.histLen != 2 {
 		t.Fatalf("after the delete: item kept %v, %d events recorded", ok, c.histLen)
 	}

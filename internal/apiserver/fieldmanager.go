@@ -84,6 +84,10 @@ func (f *fieldManagers) update(res *api.Resource, subresource string, live, obj 
 	if err != nil || fm == nil {
 		return err
 	}
+	if live != nil && updateOwned(res.GroupVersionKind().GroupVersion().String(), subresource, live, obj, manager, time.Now()) {
+		truncateManagedFieldTimes(obj)
+		return nil
+	}
 	if live == nil {
 		live = res.New()
 		live.GetObjectKind().SetGroupVersionKind(res.GroupVersionKind())

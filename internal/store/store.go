@@ -47,8 +47,8 @@ const (
 	Delete
 )
 
-// Event is one change seen by a watch. For Delete, KV holds the value as it
-// was before deletion and KV.ModRevision the revision of the deletion.
+// Event is one change seen by a watch. For Delete, KV holds only the key
+// and, in ModRevision, the revision of the deletion.
 type Event struct {
 	Type EventType
 	KV   KV
@@ -378,7 +378,11 @@ func (s *Store) Watch(ctx context.Context, prefix string, fromRev int64) (<-chan
 	out := make(chan WatchBatch, 64)
 	errc := make(chan error, 1)
 	wctx := clientv3.WithRequireLeader(ctx)
-	wch := s.client.Watch(wctx, prefix, clientv3.WithPrefix(), clientv3.WithRev(fromRev+1), clientv3.WithPrevKV())
+	// No WithPrevKV: etcd would read each changed key's previous revision
+	// (copying its whole read buffer) for every event, about a tenth of an
+	// idle server's CPU at 1,000 nodes; the watch cache holds every
+	// object's last state already.
+	wch := s.client.Watch(wctx, prefix, clientv3.WithPrefix(), clientv3.WithRev(fromRev+1))
 	go func() {
 		defer close(out)
 		for {
@@ -408,12 +412,7 @@ func (s *Store) Watch(ctx context.Context, prefix string, fromRev int64) (<-chan
 				case mvccpb.PUT:
 					batch.Events = append(batch.Events, Event{Type: Put, KV: toKV(ev.Kv), Created: ev.IsCreate()})
 				case mvccpb.DELETE:
-					kv := KV{Key: string(ev.Kv.Key), ModRevision: ev.Kv.ModRevision}
-					if ev.PrevKv != nil {
-						kv.Value = ev.PrevKv.Value
-						kv.CreateRevision = ev.PrevKv.CreateRevision
-					}
-					batch.Events = append(batch.Events, Event{Type: Delete, KV: kv})
+					batch.Events = append(batch.Events, Event{Type: Delete, KV: KV{Key: string(ev.Kv.Key), ModRevision: ev.Kv.ModRevision}})
 				}
 			}
 			select {

@@ -111,8 +111,8 @@ func TestWatchSeesChangesInOrderAndListAtRevision(t *testing.T) {
 	if got[0].Type != Put || !got[0].Created || got[1].Type != Put || got[1].Created || got[2].Type != Delete {
 		t.Errorf("events = %+v", got)
 	}
-	if got[2].KV.ModRevision != r3 || string(got[2].KV.Value) != "2" {
-		t.Errorf("delete event = %+v, want the last value at revision %d", got[2].KV, r3)
+	if got[2].KV.Key != "/p/a" || got[2].KV.ModRevision != r3 {
+		t.Errorf("delete event = %+v, want key /p/a at revision %d", got[2].KV, r3)
 	}
 	kvs, _, err := s.List(ctx, "/p/", r1)
 	if err != nil || len(kvs) != 1 || string(kvs[0].Value) != "1" {
