@@ -267,7 +267,7 @@ func (pr *peerResult) markdown(r *report, p func(string, ...any)) {
 		"(the ServiceAccount plugin rejects pods without it, and adds a projected token volume to each). "+
 		"The clients, pod and durations are those above, one more set of client-go clientsets; in each rep the Gureum, etcd and kube-apiserver trials are rotated "+
 		"so each goes first, second and third once in three reps, and a kube-apiserver trial's pods are deleted from etcd afterwards like the others. "+
-		"kube-apiserver stores the created pod as protobuf, %d bytes in etcd; Gureum stores it as JSON, %d bytes.\n\n", pr.storedLen, pr.oursStoredLen)
+		"kube-apiserver stores the created pod as protobuf, %d bytes in etcd; Gureum stores %d bytes.\n\n", pr.storedLen, pr.oursStoredLen)
 	p("| Clients | kube-apiserver creates/s | p50 | p99 | Gureum creates/s | Gureum p99 | etcd puts/s | kube-apiserver/etcd throughput | Gureum/kube-apiserver throughput | Gureum/kube-apiserver p99 |\n")
 	p("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	errs := 0

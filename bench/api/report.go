@@ -51,7 +51,7 @@ func (r *report) markdown(c config) string {
 	if len(r.writes) > 0 {
 		p("### Writes: Pod create (client-go) vs raw etcd put of the same bytes\n\n")
 		p("Each client is a client-go typed clientset (protobuf on the wire, client-go's default for built-in types; QPS and burst 10^6) with its own connection; %d trial(s) of %s per cell, API and etcd alternating, medians shown. "+
-			"The etcd payload is the created pod as the server stores it, JSON-encoded (%d bytes), put under a separate prefix by clientv3.\n\n",
+			"The etcd payload is the created pod exactly as the server stored it (%d bytes), put under a separate prefix by clientv3.\n\n",
 			c.reps, c.writeDur, r.payloadLen)
 		p("| Clients | API creates/s | API p50 | API p99 | etcd puts/s | etcd p50 | etcd p99 | API/etcd throughput | API/etcd p99 |\n")
 		p("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -161,19 +160,17 @@ func benchWrites(ctx context.Context, c config, e *env, rep *report) error {
 		}
 	}
 	// The floor writes exactly what the API server stores for such a pod:
-	// the object as created (defaults applied), JSON-encoded with
-	// apiVersion and kind, without resourceVersion.
+	// the bytes it put in etcd for a sample.
 	cs, _ := e.client(0)
-	created, err := cs.CoreV1().Pods(writeNS).Create(ctx, benchPod("payload-sample"), metav1.CreateOptions{})
-	if err != nil {
+	if _, err := cs.CoreV1().Pods(writeNS).Create(ctx, benchPod("payload-sample"), metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create sample pod: %w", err)
 	}
-	created.ResourceVersion = ""
-	created.APIVersion, created.Kind = "v1", "Pod"
-	payload, err := json.Marshal(created)
-	if err != nil {
-		return err
+	ec0, _ := e.etcd(0)
+	stored, err := ec0.Get(ctx, "/registry/pods/"+writeNS+"/payload-sample")
+	if err != nil || len(stored.Kvs) != 1 {
+		return fmt.Errorf("read the sample pod from etcd: %v (%d keys)", err, len(stored.Kvs))
 	}
+	payload := stored.Kvs[0].Value
 	payloadStr := string(payload)
 	rep.payloadLen = len(payload)
 	if peer != nil {

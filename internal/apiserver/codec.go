@@ -146,6 +146,15 @@ func (o output) encode(obj runtime.Object) ([]byte, error) {
 
 // readBody reads a bounded request body; an oversized one is a 413.
 func readBody(r *http.Request) ([]byte, error) {
+	if n := r.ContentLength; n > 0 && n <= maxBodyBytes {
+		// One read into the right size instead of ReadAll's growing
+		// buffer (most writes say how long they are).
+		body := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, body); err != nil {
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("read request body: %v", err))
+		}
+		return body, nil
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
 	if err != nil {
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("read request body: %v", err))
@@ -189,11 +198,16 @@ func decodeInto(r *http.Request, body []byte, want schema.GroupVersionKind, into
 	obj, gvk, err := dec.Decode(body, &want, into)
 	if err != nil {
 		if strictErr, ok := runtime.AsStrictDecodingError(err); ok {
-			if validation == "Strict" {
+			switch validation {
+			case "Strict":
 				return nil, apierrors.NewBadRequest(err.Error())
-			}
-			for _, e := range strictErr.Errors() {
-				warnings = append(warnings, e.Error())
+			case "Ignore":
+				// Codecs are strict (EnableStrict) for every serializer, so
+				// this is where "Ignore" drops what they found.
+			default:
+				for _, e := range strictErr.Errors() {
+					warnings = append(warnings, e.Error())
+				}
 			}
 		} else {
 			return nil, apierrors.NewBadRequest(fmt.Sprintf("decode %s body: %v", mt, err))

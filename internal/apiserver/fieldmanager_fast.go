@@ -128,20 +128,29 @@ func fieldsOf(obj runtime.Object) (map[string]any, bool) {
 	if u, ok := obj.(runtime.Unstructured); ok {
 		return u.UnstructuredContent(), true // only read
 	}
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(withoutManagedFields(obj))
+	return m, err == nil
+}
+
+// withoutManagedFields returns a shallow copy of a built-in object (a
+// pointer to a struct) without managedFields, leaving obj as it is.
+func withoutManagedFields(obj runtime.Object) runtime.Object {
 	v := reflect.ValueOf(obj)
 	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
-		return nil, false
+		return obj
 	}
-	// A shallow copy: only its own managedFields slice header changes.
 	cp := reflect.New(v.Elem().Type())
 	cp.Elem().Set(v.Elem())
-	a, err := meta.Accessor(cp.Interface())
+	out, ok := cp.Interface().(runtime.Object)
+	if !ok {
+		return obj
+	}
+	a, err := meta.Accessor(out)
 	if err != nil {
-		return nil, false
+		return obj
 	}
 	a.SetManagedFields(nil)
-	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(cp.Interface())
-	return m, err == nil
+	return out
 }
 
 // sameEntries is managedFields equality without reflection.

@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
 
 	"github.com/gureum/gureum/internal/api"
 	"github.com/gureum/gureum/internal/store"
@@ -223,11 +225,18 @@ func decodeStored(res *api.Resource, data []byte) (runtime.Object, error) {
 		return nil, err
 	}
 	obj.GetObjectKind().SetGroupVersionKind(res.GroupVersionKind())
-	if res.Unstructured {
+	if res.Unstructured || bytes.HasPrefix(data, protobufPrefix) {
+		// Protobuf has no place for the apiVersion and kind of nested
+		// objects (a StatefulSet's volumeClaimTemplates), which defaulting
+		// puts back, as Kubernetes defaults what it reads from storage;
+		// without it the stored object differs from the one written.
 		res.Strategy.Default(obj)
 	}
 	return obj, nil
 }
+
+// protobufPrefix starts Kubernetes' protobuf encoding of an object.
+var protobufPrefix = []byte("k8s\x00")
 
 func setRV(obj runtime.Object, rev int64) {
 	if a, err := meta.Accessor(obj); err == nil {
@@ -235,8 +244,30 @@ func setRV(obj runtime.Object, rev int64) {
 	}
 }
 
-// encodeForStorage writes obj as stored in etcd: JSON without a
-// resourceVersion (the etcd revision is the version).
+// storageProtobuf writes built-in kinds as Kubernetes stores them:
+// "k8s\x00", then a runtime.Unknown holding apiVersion, kind and the
+// object's protobuf encoding. The cache's decoder reads it back (and the
+// JSON earlier versions wrote) by its first bytes.
+var storageProtobuf = protobuf.NewSerializer(api.Scheme, api.Scheme)
+
+// encodeStored encodes obj, whose apiVersion and kind are set, in
+// protobuf if its type has that form and in JSON otherwise (Gureum's own
+// kinds, custom resources).
+func encodeStored(obj runtime.Object) ([]byte, error) {
+	if _, ok := obj.(protoMarshaler); !ok {
+		return json.Marshal(obj)
+	}
+	var buf bytes.Buffer
+	if err := storageProtobuf.Encode(obj, &buf); err != nil {
+		return nil, fmt.Errorf("encode %s for storage: %w", obj.GetObjectKind().GroupVersionKind(), err)
+	}
+	return buf.Bytes(), nil
+}
+
+// encodeForStorage writes obj as stored in etcd, without a resourceVersion
+// (the etcd revision is the version): protobuf for built-in kinds, as
+// Kubernetes stores them (about half the bytes of JSON and a fraction of
+// the time to decode), JSON for the rest.
 func encodeForStorage(res *api.Resource, obj runtime.Object) ([]byte, error) {
 	if sa := res.StoredAs; sa != nil {
 		stored, err := sa.ToStored(obj)
@@ -249,7 +280,7 @@ func encodeForStorage(res *api.Resource, obj runtime.Object) ([]byte, error) {
 		}
 		a.SetResourceVersion("")
 		stored.GetObjectKind().SetGroupVersionKind(sa.Kind)
-		return json.Marshal(stored)
+		return encodeStored(stored)
 	}
 	if convertsToStorage(res) {
 		return encodeConverted(res, obj)
@@ -267,7 +298,10 @@ func encodeForStorage(res *api.Resource, obj runtime.Object) ([]byte, error) {
 	}
 	obj.GetObjectKind().SetGroupVersionKind(gvk)
 	defer obj.GetObjectKind().SetGroupVersionKind(res.GroupVersionKind())
-	return json.Marshal(obj)
+	if res.Unstructured {
+		return json.Marshal(obj)
+	}
+	return encodeStored(obj)
 }
 
 func (q *request) get() {

@@ -115,6 +115,7 @@ later with:  kubectl delete nodes -l node.gureum.io/simulated=true`,
 	f.DurationVar(&cfg.PodSucceedAfter, "pod-succeed-after", simulate.DefaultPodSucceedAfter, "how long pods with restartPolicy Never/OnFailure run before they succeed (negative: never)")
 	f.BoolVar(&cfg.DeleteOnExit, "delete-on-exit", false, "delete the nodes and their leases when stopped")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the cluster (default $KUBECONFIG, then the local server's admin kubeconfig)")
+	f.IntVar(&cfg.Concurrency, "concurrency", simulate.DefaultConcurrency, "API writes in flight at once, over all the nodes")
 	f.Float32Var(&qps, "qps", 1000, "client-side limit on API requests per second")
 	f.IntVar(&burst, "burst", 2000, "client-side burst of API requests")
 	return cmd
