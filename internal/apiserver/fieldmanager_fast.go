@@ -135,14 +135,8 @@ func fieldsOf(obj runtime.Object) (map[string]any, bool) {
 // withoutManagedFields returns a shallow copy of a built-in object (a
 // pointer to a struct) without managedFields, leaving obj as it is.
 func withoutManagedFields(obj runtime.Object) runtime.Object {
-	v := reflect.ValueOf(obj)
-	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
-		return obj
-	}
-	cp := reflect.New(v.Elem().Type())
-	cp.Elem().Set(v.Elem())
-	out, ok := cp.Interface().(runtime.Object)
-	if !ok {
+	out := shallowCopy(obj)
+	if out == nil {
 		return obj
 	}
 	a, err := meta.Accessor(out)
@@ -150,6 +144,24 @@ func withoutManagedFields(obj runtime.Object) runtime.Object {
 		return obj
 	}
 	a.SetManagedFields(nil)
+	return out
+}
+
+// shallowCopy copies the struct a built-in object points to, sharing
+// everything it references; nil for other objects (unstructured ones are
+// maps all the way down). Only the copy's own top-level metadata fields
+// may be set afterwards.
+func shallowCopy(obj runtime.Object) runtime.Object {
+	if _, ok := obj.(runtime.Unstructured); ok {
+		return nil
+	}
+	v := reflect.ValueOf(obj)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return nil
+	}
+	cp := reflect.New(v.Elem().Type())
+	cp.Elem().Set(v.Elem())
+	out, _ := cp.Interface().(runtime.Object)
 	return out
 }
 

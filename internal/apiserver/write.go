@@ -490,8 +490,13 @@ func (s *Server) finishUpdate(ctx context.Context, q *request, cur runtime.Objec
 	return obj, false, nil
 }
 
+// stripRV returns obj without its resourceVersion, for comparing: a
+// shallow copy where it can (a pointer to a struct), a deep one otherwise.
 func stripRV(obj runtime.Object) runtime.Object {
-	cp := obj.DeepCopyObject()
+	cp := shallowCopy(obj)
+	if cp == nil {
+		cp = obj.DeepCopyObject()
+	}
 	if a, err := meta.Accessor(cp); err == nil {
 		a.SetResourceVersion("")
 	}
