@@ -2,11 +2,14 @@ package apiserver
 
 import (
 	"bytes"
+	"encoding/json"
 	"reflect"
+	"strings"
 	"sort"
 	"sync"
 	"time"
 
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -46,7 +49,7 @@ func updateOwned(gv, subresource string, live, obj runtime.Object, manager strin
 		return false
 	}
 	managed := la.GetManagedFields()
-	if sent := oa.GetManagedFields(); subresource == "" && sent != nil && !sameEntries(sent, managed) {
+	if sent, present := sentManagedFields(obj, oa); subresource == "" && present && !sameEntries(sent, managed) {
 		// The client replaces managedFields (or resets them).
 		return false
 	}
@@ -68,36 +71,13 @@ func updateOwned(gv, subresource string, live, obj runtime.Object, manager strin
 	if updates >= maxUpdateManagers {
 		return false
 	}
-	before, ok := fieldsOf(live)
-	if !ok {
-		return false
-	}
-	after, ok := fieldsOf(obj)
-	if !ok {
-		return false
-	}
 	var changed []fieldpath.Path
-	for k := range before {
-		if _, ok := after[k]; !ok && k != "apiVersion" && k != "kind" {
+	if lv, ov, ok := sameStructs(live, obj); ok {
+		if !typedChangedLeaves(lv, ov, nil, &changed) {
 			return false
 		}
-	}
-	for k, v := range after {
-		switch k {
-		case "apiVersion", "kind":
-			continue
-		case "metadata":
-			bm, ok1 := before[k].(map[string]any)
-			am, ok2 := v.(map[string]any)
-			if !ok1 || !ok2 || !changedLeaves(strip(bm), strip(am), fieldpath.Path{fieldName(k)}, &changed) {
-				return false
-			}
-		default:
-			bv, ok := before[k]
-			if !ok || !changedLeaves(bv, v, fieldpath.Path{fieldName(k)}, &changed) {
-				return false
-			}
-		}
+	} else if !unstructuredChangedLeaves(live, obj, &changed) {
+		return false
 	}
 	out := append([]metav1.ManagedFieldsEntry(nil), managed...)
 	if len(changed) > 0 {
@@ -120,6 +100,159 @@ func updateOwned(gv, subresource string, live, obj runtime.Object, manager strin
 	}
 	oa.SetManagedFields(out)
 	return true
+}
+
+// unstructuredChangedLeaves is changedLeaves over the unstructured
+// content of live and obj, without the fields no manager owns.
+func unstructuredChangedLeaves(live, obj runtime.Object, changed *[]fieldpath.Path) bool {
+	before, ok := fieldsOf(live)
+	if !ok {
+		return false
+	}
+	after, ok := fieldsOf(obj)
+	if !ok {
+		return false
+	}
+	for k := range before {
+		if _, ok := after[k]; !ok && k != "apiVersion" && k != "kind" {
+			return false
+		}
+	}
+	for k, v := range after {
+		switch k {
+		case "apiVersion", "kind":
+			continue
+		case "metadata":
+			bm, ok1 := before[k].(map[string]any)
+			am, ok2 := v.(map[string]any)
+			if !ok1 || !ok2 || !changedLeaves(strip(bm), strip(am), fieldpath.Path{fieldName(k)}, changed) {
+				return false
+			}
+		default:
+			bv, ok := before[k]
+			if !ok || !changedLeaves(bv, v, fieldpath.Path{fieldName(k)}, changed) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// sentManagedFields returns the managedFields obj carries and whether it
+// carries any at all: an empty list resets them, and an unstructured
+// object's accessor returns an empty list as none.
+func sentManagedFields(obj runtime.Object, a metav1.Object) ([]metav1.ManagedFieldsEntry, bool) {
+	if u, ok := obj.(runtime.Unstructured); ok {
+		m, _ := u.UnstructuredContent()["metadata"].(map[string]any)
+		v, present := m["managedFields"]
+		return a.GetManagedFields(), present && v != nil
+	}
+	entries := a.GetManagedFields()
+	return entries, entries != nil
+}
+
+// sameStructs returns the structs two built-in objects of one Go type
+// point to.
+func sameStructs(a, b runtime.Object) (reflect.Value, reflect.Value, bool) {
+	av, bv := reflect.ValueOf(a), reflect.ValueOf(b)
+	if av.Type() != bv.Type() || av.Kind() != reflect.Pointer || av.IsNil() || bv.IsNil() || av.Elem().Kind() != reflect.Struct {
+		return reflect.Value{}, reflect.Value{}, false
+	}
+	if _, ok := a.(runtime.Unstructured); ok {
+		return reflect.Value{}, reflect.Value{}, false
+	}
+	return av.Elem(), bv.Elem(), true
+}
+
+var jsonMarshaler = reflect.TypeFor[json.Marshaler]()
+
+// typedChangedLeaves is changedLeaves on the Go values themselves, by
+// their JSON field names: converting both objects to unstructured form
+// (times through JSON and back) cost more than the rest of a Lease
+// renewal's check. It is stricter than the unstructured walk: a value
+// that becomes or stops being its type's zero value (which JSON may omit)
+// counts as a change of shape.
+func typedChangedLeaves(a, b reflect.Value, path fieldpath.Path, out *[]fieldpath.Path) bool {
+	t := a.Type()
+	leaf := func() bool {
+		if equalLeaves(a, b) {
+			return true
+		}
+		if a.IsZero() || b.IsZero() {
+			return false
+		}
+		*out = append(*out, path)
+		return true
+	}
+	if t.Kind() == reflect.Pointer {
+		if a.IsNil() || b.IsNil() {
+			return a.IsNil() == b.IsNil()
+		}
+		return typedChangedLeaves(a.Elem(), b.Elem(), path, out)
+	}
+	if t.Implements(jsonMarshaler) || reflect.PointerTo(t).Implements(jsonMarshaler) {
+		return leaf()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+			switch {
+			case name == "-":
+				continue
+			case name == "" && (f.Anonymous || strings.Contains(opts, "inline")):
+				if len(path) == 0 && f.Type == reflect.TypeFor[metav1.TypeMeta]() {
+					continue // apiVersion and kind
+				}
+				if !typedChangedLeaves(a.Field(i), b.Field(i), path, out) {
+					return false
+				}
+				continue
+			case name == "":
+				name = f.Name
+			}
+			if len(path) == 1 && path[0].FieldName != nil && *path[0].FieldName == "metadata" && strippedMeta[name] {
+				continue
+			}
+			if !typedChangedLeaves(a.Field(i), b.Field(i), append(path[:len(path):len(path)], fieldName(name)), out) {
+				return false
+			}
+		}
+		return true
+	case reflect.Map:
+		if t.Key().Kind() != reflect.String {
+			return reflect.DeepEqual(a.Interface(), b.Interface())
+		}
+		if a.Len() != b.Len() || a.IsNil() != b.IsNil() {
+			return false
+		}
+		for iter := a.MapRange(); iter.Next(); {
+			bv := b.MapIndex(iter.Key())
+			if !bv.IsValid() || !typedChangedLeaves(iter.Value(), bv, append(path[:len(path):len(path)], fieldName(iter.Key().String())), out) {
+				return false
+			}
+		}
+		return true
+	case reflect.Slice, reflect.Array, reflect.Interface:
+		return reflect.DeepEqual(a.Interface(), b.Interface())
+	case reflect.String, reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return leaf()
+	}
+	return false
+}
+
+// equalLeaves compares two values JSON writes as one scalar (times and
+// quantities by their meaning, as the API does).
+func equalLeaves(a, b reflect.Value) bool {
+	if a.Comparable() && b.Comparable() && a.Kind() != reflect.Struct {
+		return a.Equal(b)
+	}
+	return apiequality.Semantic.DeepEqual(a.Interface(), b.Interface())
 }
 
 // fieldsOf is obj as unstructured content, without its managedFields

@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/ptr"
@@ -121,14 +122,44 @@ func checkAgainstFull(t *testing.T, fm *fieldManagers, res *api.Resource, sub st
 	// alike so it still matches live where it did.
 	live, obj = aged(t, live), aged(t, obj)
 	want := fullUpdate(t, fm, res, sub, live, obj, manager)
+	gv := res.GroupVersionKind().GroupVersion().String()
+
+	// The same update as custom resources see it (unstructured objects,
+	// the other walk): where it answers, it answers as the field manager.
+	ulive, uobj := toUnstructured(t, live), toUnstructured(t, obj)
+	uAnswered := updateOwned(gv, sub, ulive, uobj, manager, time.Now())
+	if uAnswered {
+		if g, w := comparable(t, ulive, uobj), comparable(t, live, want); !apiequality.Semantic.DeepEqual(g, w) {
+			t.Fatalf("fast path (unstructured) managedFields differ from the field manager's:\n got %+v\nwant %+v", g, w)
+		}
+	}
+
 	got := obj.DeepCopyObject()
-	if !updateOwned(res.GroupVersionKind().GroupVersion().String(), sub, live, got, manager, time.Now()) {
+	if !updateOwned(gv, sub, live, got, manager, time.Now()) {
 		return false
 	}
 	if g, w := comparable(t, live, got), comparable(t, live, want); !apiequality.Semantic.DeepEqual(g, w) {
 		t.Fatalf("fast path managedFields differ from the field manager's:\n got %+v\nwant %+v", g, w)
 	}
+	// The typed walk is the stricter one.
+	if !uAnswered {
+		t.Fatalf("the typed walk answered an update the unstructured walk did not")
+	}
 	return true
+}
+
+func toUnstructured(t *testing.T, obj runtime.Object) *unstructured.Unstructured {
+	t.Helper()
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An empty list (a reset) is what a client's JSON would carry;
+	// the conversion omits it.
+	if mf := accessor(t, obj).GetManagedFields(); mf != nil && len(mf) == 0 {
+		m["metadata"].(map[string]any)["managedFields"] = []any{}
+	}
+	return &unstructured.Unstructured{Object: m}
 }
 
 func TestUpdateOwnedMatchesFieldManager(t *testing.T) {
