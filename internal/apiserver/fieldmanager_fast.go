@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
-	"strings"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
