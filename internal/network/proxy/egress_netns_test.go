@@ -30,6 +30,17 @@ type bridgeNet struct {
 	node, poda, podb, lan, ext netns.NsHandle
 }
 
+// nodeInfo is what the proxy knows of the node in this topology.
+func (n *bridgeNet) nodeInfo() NodeInfo {
+	return NodeInfo{
+		Name:                "node-1",
+		IPs:                 []netip.Addr{netip.MustParseAddr("192.168.77.1")},
+		ClusterCIDR:         netip.MustParsePrefix("10.42.0.0/16"),
+		MasqueradePodEgress: true,
+		PodBridge:           "gbr0",
+	}
+}
+
 func setupBridgeNet(t *testing.T) *bridgeNet {
 	requireRoot(t)
 	p := fmt.Sprintf("gpe%d-", os.Getpid())
@@ -43,28 +54,17 @@ func setupBridgeNet(t *testing.T) *bridgeNet {
 	nodeH, err := netlink.NewHandleAt(n.node)
 	must(t, err)
 	defer nodeH.Close()
-	up := func(h *netlink.Handle, name string, cidrs ...string) netlink.Link {
-		l, err := h.LinkByName(name)
-		must(t, err)
-		for _, c := range cidrs {
-			a, err := netlink.ParseAddr(c)
-			must(t, err)
-			must(t, h.AddrAdd(l, a))
-		}
-		must(t, h.LinkSetUp(l))
-		return l
-	}
-	up(nodeH, "lo")
+	linkUp(t, nodeH, "lo")
 	must(t, nodeH.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "gbr0"}}))
-	br := up(nodeH, "gbr0", "10.42.0.1/24", "172.30.0.1/24")
+	br := linkUp(t, nodeH, "gbr0", "10.42.0.1/24", "172.30.0.1/24")
 	attach := func(ns netns.NsHandle, nodeSide, cidr, gw string) {
 		must(t, nodeH.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: nodeSide, MasterIndex: br.Attrs().Index}, PeerName: "eth0", PeerNamespace: netlink.NsFd(int(ns))}))
-		up(nodeH, nodeSide)
+		linkUp(t, nodeH, nodeSide)
 		h, err := netlink.NewHandleAt(ns)
 		must(t, err)
 		defer h.Close()
-		up(h, "lo")
-		l := up(h, "eth0", cidr)
+		linkUp(t, h, "lo")
+		l := linkUp(t, h, "eth0", cidr)
 		must(t, h.RouteAdd(&netlink.Route{LinkIndex: l.Attrs().Index, Gw: net.ParseIP(gw)}))
 	}
 	attach(n.poda, "va", "10.42.0.2/24", "10.42.0.1")
@@ -73,12 +73,12 @@ func setupBridgeNet(t *testing.T) *bridgeNet {
 	// The other host routes everything, pods and ClusterIPs included,
 	// through the node.
 	must(t, nodeH.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "vx"}, PeerName: "eth0", PeerNamespace: netlink.NsFd(int(n.ext))}))
-	vx := up(nodeH, "vx", "192.168.77.1/24")
+	vx := linkUp(t, nodeH, "vx", "192.168.77.1/24")
 	extH, err := netlink.NewHandleAt(n.ext)
 	must(t, err)
 	defer extH.Close()
-	up(extH, "lo")
-	extEth := up(extH, "eth0", "192.168.77.2/24")
+	linkUp(t, extH, "lo")
+	extEth := linkUp(t, extH, "eth0", "192.168.77.2/24")
 	must(t, extH.RouteAdd(&netlink.Route{LinkIndex: extEth.Attrs().Index, Gw: net.ParseIP("192.168.77.1")}))
 	// The node's default route: its own connections to a ClusterIP leave
 	// from 192.168.77.1, as a real node's do from its primary address.
@@ -114,13 +114,7 @@ func TestMasqueradeInNetworkNamespaces(t *testing.T) {
 		// An endpoint outside the cluster (a selector-less Service).
 		slice("default", "outside", "outside-1", 8080, corev1.ProtocolTCP, "http", ep{ip: "192.168.77.2"}),
 	}
-	info := NodeInfo{
-		Name:                "node-1",
-		IPs:                 []netip.Addr{netip.MustParseAddr("192.168.77.1")},
-		ClusterCIDR:         netip.MustParsePrefix("10.42.0.0/16"),
-		MasqueradePodEgress: true,
-		PodBridge:           "gbr0",
-	}
+	info := n.nodeInfo()
 	a := &NFTApplier{NetNSFd: int(n.node)}
 	must(t, a.Apply(context.Background(), Compute(svcs, slices, info)))
 
@@ -176,13 +170,7 @@ func TestMasqueradeInNetworkNamespaces(t *testing.T) {
 // tuple's sequence numbers and timestamps continue, and the pod accepts it.
 func TestNodeClusterIPSustainedRate(t *testing.T) {
 	n := setupBridgeNet(t)
-	info := NodeInfo{
-		Name:                "node-1",
-		IPs:                 []netip.Addr{netip.MustParseAddr("192.168.77.1")},
-		ClusterCIDR:         netip.MustParsePrefix("10.42.0.0/16"),
-		MasqueradePodEgress: true,
-		PodBridge:           "gbr0",
-	}
+	info := n.nodeInfo()
 	svcs := []*corev1.Service{service("default", "here", "10.43.0.20")}
 	slices := []*discoveryv1.EndpointSlice{
 		slice("default", "here", "here-1", 8080, corev1.ProtocolTCP, "http", ep{ip: "10.42.0.3", node: "node-1"}),

@@ -98,6 +98,20 @@ func must(t *testing.T, err error) {
 	}
 }
 
+// linkUp sets the link called name up in h's namespace, with cidrs.
+func linkUp(t *testing.T, h *netlink.Handle, name string, cidrs ...string) netlink.Link {
+	t.Helper()
+	l, err := h.LinkByName(name)
+	must(t, err)
+	for _, c := range cidrs {
+		a, err := netlink.ParseAddr(c)
+		must(t, err)
+		must(t, h.AddrAdd(l, a))
+	}
+	must(t, h.LinkSetUp(l))
+	return l
+}
+
 func setupNet(t *testing.T) *testNet {
 	requireRoot(t)
 	p := fmt.Sprintf("gpt%d-", os.Getpid())
@@ -110,28 +124,17 @@ func setupNet(t *testing.T) *testNet {
 	nodeH, err := netlink.NewHandleAt(n.node)
 	must(t, err)
 	defer nodeH.Close()
-	link := func(h *netlink.Handle, name, cidr string) netlink.Link {
-		l, err := h.LinkByName(name)
-		must(t, err)
-		if cidr != "" {
-			a, err := netlink.ParseAddr(cidr)
-			must(t, err)
-			must(t, h.AddrAdd(l, a))
-		}
-		must(t, h.LinkSetUp(l))
-		return l
-	}
 	peer := func(ns netns.NsHandle, nodeSide, nodeCIDR, peerCIDR, gw string) {
 		must(t, nodeH.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: nodeSide}, PeerName: "eth0", PeerNamespace: netlink.NsFd(int(ns))}))
-		link(nodeH, nodeSide, nodeCIDR)
+		linkUp(t, nodeH, nodeSide, nodeCIDR)
 		h, err := netlink.NewHandleAt(ns)
 		must(t, err)
 		defer h.Close()
-		link(h, "lo", "")
-		l := link(h, "eth0", peerCIDR)
+		linkUp(t, h, "lo")
+		l := linkUp(t, h, "eth0", peerCIDR)
 		must(t, h.RouteAdd(&netlink.Route{LinkIndex: l.Attrs().Index, Gw: net.ParseIP(gw)}))
 	}
-	link(nodeH, "lo", "")
+	linkUp(t, nodeH, "lo")
 	peer(n.pod1, "vp1", "10.42.0.1/30", "10.42.0.2/30", "10.42.0.1")
 	peer(n.pod2, "vp2", "10.42.0.5/30", "10.42.0.6/30", "10.42.0.5")
 	peer(n.ext, "vx", "192.168.77.1/24", "192.168.77.2/24", "192.168.77.1")
