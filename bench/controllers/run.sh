@@ -56,12 +56,15 @@ for run in $(seq "$RUNS"); do
 	echo
 	"$work/bench-controllers" --kubeconfig "$KUBECONFIG" --deployments "$DEPLOYS" --replicas "$REPLICAS" \
 		--rolling "$ROLLING" --max-unavailable "$MAXU" --max-surge "$MAXU"
+	# Counted before the idle window: listing 11,000 pods is itself a
+	# burst of allocation, which would otherwise be in the RSS read after it.
+	pods=$(kubectl get pods -A --no-headers 2>/dev/null | wc -l)
 	sleep 10
 	c0=$(cpu_ticks "$server"); w0=$(date +%s.%N)
 	sleep "$IDLE"
 	c1=$(cpu_ticks "$server"); w1=$(date +%s.%N)
-	pods=$(kubectl get pods -A --no-headers 2>/dev/null | wc -l)
-	python3 -c "import sys; c0,c1,t,w0,w1=map(float,sys.argv[1:]); print(f'| idle with $NODES nodes and $pods pods | server (API + etcd + controllers) RSS $(rss_mib "$server") MiB | CPU {100*(c1-c0)/t/(w1-w0):.1f}% of one core over {w1-w0:.0f}s | simulator RSS $(rss_mib "$sim") MiB |')" "$c0" "$c1" "$tck" "$w0" "$w1"
+	rss=$(rss_mib "$server")
+	python3 -c "import sys; c0,c1,t,w0,w1=map(float,sys.argv[1:]); print(f'| idle with $NODES nodes and $pods pods | server (API + etcd + controllers) RSS $rss MiB | CPU {100*(c1-c0)/t/(w1-w0):.1f}% of one core over {w1-w0:.0f}s | simulator RSS $(rss_mib "$sim") MiB |')" "$c0" "$c1" "$tck" "$w0" "$w1"
 	echo
 	kill "$sim" "$server"; wait "$sim" "$server" 2>/dev/null || true
 done

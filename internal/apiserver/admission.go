@@ -100,9 +100,9 @@ func (q *request) admissionAttributes(op admission.Operation, obj, old runtime.O
 	var opts runtime.Object
 	switch op {
 	case admission.Create:
-		opts = &metav1.CreateOptions{FieldManager: q.r.URL.Query().Get("fieldManager")}
+		opts = &metav1.CreateOptions{FieldManager: query(q.r).Get("fieldManager")}
 	case admission.Update:
-		opts = &metav1.UpdateOptions{FieldManager: q.r.URL.Query().Get("fieldManager")}
+		opts = &metav1.UpdateOptions{FieldManager: query(q.r).Get("fieldManager")}
 	case admission.Delete:
 		opts = &metav1.DeleteOptions{}
 	}

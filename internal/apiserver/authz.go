@@ -55,8 +55,8 @@ func (s *Server) decide(attrs attributes) (bool, string) {
 		return true, "system:masters"
 	}
 	for _, e := range s.cachedList("rbac.authorization.k8s.io", "clusterrolebindings") {
-		b := e.obj.(*rbacv1.ClusterRoleBinding)
-		if !subjectsMatch(b.Subjects, attrs.user, "") {
+		b, ok := entryAs[*rbacv1.ClusterRoleBinding](e)
+		if !ok || !subjectsMatch(b.Subjects, attrs.user, "") {
 			continue
 		}
 		if rules, ok := s.roleRules(b.RoleRef, ""); ok && rulesAllow(rules, attrs) {
@@ -65,8 +65,8 @@ func (s *Server) decide(attrs attributes) (bool, string) {
 	}
 	if attrs.namespace != "" {
 		for _, e := range s.cachedList("rbac.authorization.k8s.io", "rolebindings") {
-			b := e.obj.(*rbacv1.RoleBinding)
-			if b.Namespace != attrs.namespace || !subjectsMatch(b.Subjects, attrs.user, b.Namespace) {
+			b, ok := entryAs[*rbacv1.RoleBinding](e)
+			if !ok || b.Namespace != attrs.namespace || !subjectsMatch(b.Subjects, attrs.user, b.Namespace) {
 				continue
 			}
 			if rules, ok := s.roleRules(b.RoleRef, b.Namespace); ok && rulesAllow(rules, attrs) {
@@ -91,12 +91,16 @@ func (s *Server) roleRules(ref rbacv1.RoleRef, ns string) ([]rbacv1.PolicyRule, 
 	case "ClusterRole":
 		c := s.caches[schemaGVR("rbac.authorization.k8s.io", "v1", "clusterroles")]
 		if e, ok := c.get(ref.Name); ok {
-			return e.obj.(*rbacv1.ClusterRole).Rules, true
+			if r, ok := entryAs[*rbacv1.ClusterRole](e); ok {
+				return r.Rules, true
+			}
 		}
 	case "Role":
 		c := s.caches[schemaGVR("rbac.authorization.k8s.io", "v1", "roles")]
 		if e, ok := c.get(ns + "/" + ref.Name); ok {
-			return e.obj.(*rbacv1.Role).Rules, true
+			if r, ok := entryAs[*rbacv1.Role](e); ok {
+				return r.Rules, true
+			}
 		}
 	}
 	return nil, false

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/gureum/gureum/internal/api"
@@ -27,13 +31,18 @@ type entry struct {
 	key    string // namespace/name or name
 	ns     string
 	name   string
-	obj    runtime.Object // resourceVersion set
 	rev    int64
 	labels labels.Set
-	fields fields.Set
+	fields fieldSet
 
-	// proto is the object's protobuf encoding (no envelope), made on first
-	// use: only clients that ask for protobuf pay for it.
+	// obj is the object, resourceVersion set; nil in a compact entry,
+	// whose object lives in proto alone (compactResource).
+	obj runtime.Object
+	res *api.Resource
+
+	// proto is the object's protobuf encoding (no envelope): from the
+	// start in a compact entry, otherwise made on first use, so that only
+	// clients asking for protobuf pay for it.
 	protoOnce sync.Once
 	proto     []byte
 	// json is the object as JSON with apiVersion, kind and
@@ -44,10 +53,82 @@ type entry struct {
 	jsonErr  error
 }
 
+// compactResources are the resources whose cache entries hold the
+// object's protobuf bytes alone: those whose count grows with the cluster
+// (a pod each, events, leases and nodes per node). A decoded pod is about
+// two hundred small allocations and twice its encoded size; ten thousand
+// of them, made during a burst among its garbage, stay scattered over most
+// of the heap's spans long after, which kept an idle control plane's heap
+// at twice its live size. A reader of a compact entry decodes its own
+// copy (about 15 µs for a pod), which the update path copied anyway.
+// Only kinds whose protobuf form holds everything qualify: no nested
+// apiVersion and kind (as in a StatefulSet's volumeClaimTemplates).
+var compactResources = map[schema.GroupResource]bool{
+	{Resource: "pods"}:                                      true,
+	{Resource: "nodes"}:                                     true,
+	{Resource: "events"}:                                    true,
+	{Resource: "endpoints"}:                                 true,
+	{Group: "apps", Resource: "replicasets"}:                true,
+	{Group: "batch", Resource: "jobs"}:                      true,
+	{Group: "coordination.k8s.io", Resource: "leases"}:      true,
+	{Group: "discovery.k8s.io", Resource: "endpointslices"}: true,
+}
+
+// compactResource says whether res's entries are compact.
+func compactResource(res *api.Resource) bool {
+	return compactResources[res.GroupVersionResource.GroupResource()] && !res.Unstructured &&
+		res.StoredAs == nil && res.Converter == nil
+}
+
+// protoUnmarshaler is what the k8s.io/api types implement.
+type protoUnmarshaler interface {
+	Unmarshal([]byte) error
+}
+
+// object returns the entry's object, which callers must not change: the
+// shared one, or for a compact entry a fresh decode.
+func (e *entry) object() (runtime.Object, error) {
+	if e.obj != nil {
+		return e.obj, nil
+	}
+	obj := e.res.New()
+	u, ok := obj.(protoUnmarshaler)
+	if !ok {
+		return nil, fmt.Errorf("decode cached %s: no protobuf form", e.res.Kind)
+	}
+	if err := u.Unmarshal(e.proto); err != nil {
+		return nil, fmt.Errorf("decode cached %s %s: %w", e.res.Kind, e.key, err)
+	}
+	obj.GetObjectKind().SetGroupVersionKind(e.res.GroupVersionKind())
+	return obj, nil
+}
+
+// objectCopy returns a copy of the entry's object the caller may change.
+func (e *entry) objectCopy() (runtime.Object, error) {
+	if e.obj != nil {
+		return e.obj.DeepCopyObject(), nil
+	}
+	return e.object()
+}
+
 // jsonBytes returns the entry's JSON encoding.
 func (e *entry) jsonBytes() ([]byte, error) {
-	e.jsonOnce.Do(func() { e.json, e.jsonErr = jsonOutput().encode(e.obj) })
+	e.jsonOnce.Do(func() {
+		obj, err := e.object()
+		if err != nil {
+			e.jsonErr = err
+			return
+		}
+		e.json, e.jsonErr = jsonOutput().encode(obj)
+	})
 	return e.json, e.jsonErr
+}
+
+// entryAs returns e's object as a T, which callers must not change.
+func entryAs[T runtime.Object](e *entry) (T, bool) {
+	obj, err := e.object()
+	t, ok := obj.(T)
+	return t, err == nil && ok
 }
 
 // protoMarshaler is what the k8s.io/api types implement.
@@ -58,6 +139,9 @@ type protoMarshaler interface {
 // protobuf returns the entry's protobuf bytes, or false for kinds without
 // a protobuf form (Gureum's own).
 func (e *entry) protobuf() ([]byte, bool) {
+	if e.obj == nil {
+		return e.proto, true
+	}
 	e.protoOnce.Do(func() {
 		if m, ok := e.obj.(protoMarshaler); ok {
 			if b, err := m.Marshal(); err == nil {
@@ -167,24 +251,29 @@ type resourceCache struct {
 	written   map[string]writtenObject
 }
 
-// writtenObject is an object as written at rev.
+// writtenObject is the entry of an object as written at rev.
 type writtenObject struct {
 	rev int64
-	obj runtime.Object
+	e   *entry
 }
 
 // maxWritten bounds objects waiting for their event; past it, those whose
 // event has come and gone are swept.
 const maxWritten = 1024
 
-// noteWritten hands the cache a copy of obj, just stored at rev under key
-// (the etcd key). Only resources stored exactly as served qualify: others
-// are converted or defaulted on the way out of etcd.
+// noteWritten hands the cache obj, just stored at rev under key (the etcd
+// key), whose resourceVersion is set: its entry is made now, from a copy
+// or its encoding, and taken when the watch event comes. Only resources
+// stored exactly as served qualify: others are converted or defaulted on
+// the way out of etcd.
 func (c *resourceCache) noteWritten(key string, rev int64, obj runtime.Object) {
 	if c == nil || c.res.Unstructured || c.res.StoredAs != nil || c.res.Converter != nil || !strings.HasPrefix(key, c.prefix) {
 		return
 	}
-	cp := obj.DeepCopyObject()
+	e, err := newWrittenEntry(c.res, strings.TrimPrefix(key, c.prefix), obj, rev)
+	if err != nil {
+		return // the event decodes etcd's bytes instead
+	}
 	c.writtenMu.Lock()
 	defer c.writtenMu.Unlock()
 	if c.written == nil {
@@ -200,11 +289,11 @@ func (c *resourceCache) noteWritten(key string, rev int64, obj runtime.Object) {
 			}
 		}
 	}
-	c.written[strings.TrimPrefix(key, c.prefix)] = writtenObject{rev: rev, obj: cp}
+	c.written[e.key] = writtenObject{rev: rev, e: e}
 }
 
-// takeWritten returns the object written under key at rev, if noted.
-func (c *resourceCache) takeWritten(key string, rev int64) runtime.Object {
+// takeWritten returns the entry written under key at rev, if noted.
+func (c *resourceCache) takeWritten(key string, rev int64) *entry {
 	c.writtenMu.Lock()
 	defer c.writtenMu.Unlock()
 	w, ok := c.written[key]
@@ -215,7 +304,7 @@ func (c *resourceCache) takeWritten(key string, rev int64) runtime.Object {
 	if w.rev != rev {
 		return nil
 	}
-	return w.obj
+	return w.e
 }
 
 // forgetWritten drops every noted object: after a relist their events
@@ -309,11 +398,9 @@ func (c *resourceCache) apply(batch store.WatchBatch) {
 		key := strings.TrimPrefix(ev.KV.Key, c.prefix)
 		switch ev.Type {
 		case store.Put:
-			var e *entry
+			e := c.takeWritten(key, ev.KV.ModRevision)
 			var err error
-			if obj := c.takeWritten(key, ev.KV.ModRevision); obj != nil {
-				e, err = newEntry(c.res, key, obj, ev.KV.ModRevision)
-			} else {
+			if e == nil {
 				e, err = c.decode(ev.KV.Key, ev.KV.Value, ev.KV.ModRevision)
 			}
 			if err != nil {
@@ -393,27 +480,74 @@ func (c *resourceCache) decode(key string, value []byte, rev int64) (*entry, err
 	return newEntry(c.res, strings.TrimPrefix(key, c.prefix), obj, rev)
 }
 
-// newEntry fills an entry for obj at revision rev.
+// newEntry makes the entry of obj at revision rev, taking obj over.
 func newEntry(res *api.Resource, key string, obj runtime.Object, rev int64) (*entry, error) {
 	accessor, err := meta.Accessor(obj)
 	if err != nil {
 		return nil, err
 	}
-	accessor.SetResourceVersion(fmt.Sprint(rev))
+	accessor.SetResourceVersion(strconv.FormatInt(rev, 10))
 	obj.GetObjectKind().SetGroupVersionKind(res.GroupVersionKind())
-	return &entry{
+	e := &entry{
 		key:    key,
 		ns:     accessor.GetNamespace(),
 		name:   accessor.GetName(),
+		res:    res,
 		obj:    obj,
 		rev:    rev,
 		labels: labels.Set(accessor.GetLabels()),
 		fields: objectFields(res, obj, accessor.GetName(), accessor.GetNamespace()),
-	}, nil
+	}
+	if compactResource(res) {
+		if err := e.compact(); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// newWrittenEntry makes the entry of obj, which a request just wrote at
+// rev and goes on using: a compact entry encodes it, others copy it.
+func newWrittenEntry(res *api.Resource, key string, obj runtime.Object, rev int64) (*entry, error) {
+	accessor, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, err
+	}
+	if !compactResource(res) || accessor.GetResourceVersion() != strconv.FormatInt(rev, 10) {
+		return newEntry(res, key, obj.DeepCopyObject(), rev)
+	}
+	e := &entry{
+		key:    key,
+		ns:     accessor.GetNamespace(),
+		name:   accessor.GetName(),
+		res:    res,
+		obj:    obj,
+		rev:    rev,
+		labels: maps.Clone(labels.Set(accessor.GetLabels())),
+		fields: objectFields(res, obj, accessor.GetName(), accessor.GetNamespace()),
+	}
+	if err := e.compact(); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// compact replaces the entry's object by its protobuf encoding.
+func (e *entry) compact() error {
+	m, ok := e.obj.(protoMarshaler)
+	if !ok {
+		return fmt.Errorf("cache %s compactly: no protobuf form", e.res.Kind)
+	}
+	b, err := m.Marshal()
+	if err != nil {
+		return fmt.Errorf("encode %s %s for the cache: %w", e.res.Kind, e.key, err)
+	}
+	e.proto, e.obj = b, nil
+	return nil
 }
 
 // objectFields is the field set field selectors match against.
-func objectFields(res *api.Resource, obj runtime.Object, name, ns string) fields.Set {
+func objectFields(res *api.Resource, obj runtime.Object, name, ns string) fieldSet {
 	set := fields.Set{"metadata.name": name}
 	if res.Namespaced {
 		set["metadata.namespace"] = ns
@@ -421,7 +555,41 @@ func objectFields(res *api.Resource, obj runtime.Object, name, ns string) fields
 	for k, v := range res.Strategy.Fields(obj) {
 		set[k] = v
 	}
-	return set
+	return newFieldSet(set)
+}
+
+// fieldSet is an object's selectable fields as key, value, key, value...
+// sorted by key: in a map each, a pod's ten would cost its entry about a
+// kilobyte in a dozen allocations.
+type fieldSet []string
+
+func newFieldSet(set fields.Set) fieldSet {
+	keys := slices.Sorted(maps.Keys(set))
+	fs := make(fieldSet, 0, 2*len(keys))
+	for _, k := range keys {
+		fs = append(fs, k, set[k])
+	}
+	return fs
+}
+
+func (fs fieldSet) find(field string) (int, bool) {
+	n := len(fs) / 2
+	i := sort.Search(n, func(i int) bool { return fs[2*i] >= field })
+	return i, i < n && fs[2*i] == field
+}
+
+// Has implements fields.Fields.
+func (fs fieldSet) Has(field string) bool {
+	_, ok := fs.find(field)
+	return ok
+}
+
+// Get implements fields.Fields.
+func (fs fieldSet) Get(field string) string {
+	if i, ok := fs.find(field); ok {
+		return fs[2*i+1]
+	}
+	return ""
 }
 
 // waitForRev blocks until the cache has applied revision rev, asking etcd

@@ -35,8 +35,9 @@ func TestCacheTakesWrittenObjects(t *testing.T) {
 	if !ok {
 		t.Fatal("the written pod's event was decoded from etcd's bytes instead of taken as written")
 	}
-	if e.rev != 10 || e.labels["app"] != "web" || e.obj.(*corev1.Pod).ResourceVersion != "10" {
-		t.Fatalf("entry rev %d labels %v rv %q", e.rev, e.labels, e.obj.(*corev1.Pod).ResourceVersion)
+	cached, ok := entryAs[*corev1.Pod](e)
+	if e.rev != 10 || e.labels["app"] != "web" || !ok || cached.ResourceVersion != "10" || cached.Labels["app"] != "web" {
+		t.Fatalf("entry rev %d labels %v object %v", e.rev, e.labels, cached)
 	}
 	if data, err := e.jsonBytes(); err != nil || len(data) == 0 {
 		t.Fatalf("entry JSON: %v", err)

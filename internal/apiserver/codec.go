@@ -190,7 +190,7 @@ func decodeInto(r *http.Request, body []byte, want schema.GroupVersionKind, into
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, apierrors.NewBadRequest("the request body is empty; send the object to create or update")
 	}
-	validation := r.URL.Query().Get("fieldValidation")
+	validation := query(r).Get("fieldValidation")
 	dec := info.Serializer
 	if validation != "Ignore" && info.StrictSerializer != nil {
 		dec = info.StrictSerializer
@@ -232,7 +232,7 @@ func decodeResource(r *http.Request, body []byte, res *api.Resource, into runtim
 		return warnings, err
 	}
 	unknown := res.Strategy.Prune(into)
-	switch r.URL.Query().Get("fieldValidation") {
+	switch query(r).Get("fieldValidation") {
 	case "Ignore":
 		return warnings, nil
 	case "Strict":

@@ -142,7 +142,9 @@ func (s *Server) reconcileCRDs(ctx context.Context) (terminating bool) {
 	entries, _ := s.caches[crdGVR].snapshot(&filter{})
 	crds := make([]*apiextensionsv1.CustomResourceDefinition, 0, len(entries))
 	for _, e := range entries {
-		crds = append(crds, e.obj.(*apiextensionsv1.CustomResourceDefinition))
+		if crd, ok := entryAs[*apiextensionsv1.CustomResourceDefinition](e); ok {
+			crds = append(crds, crd)
+		}
 	}
 	// The oldest CRD keeps a contested name, as in Kubernetes.
 	sort.Slice(crds, func(i, j int) bool {

@@ -172,7 +172,7 @@ type serviceIPResolver struct{ s *Server }
 func (r serviceIPResolver) ResolveEndpoint(namespace, name string, port int32) (*url.URL, error) {
 	var svc *corev1.Service
 	if e, ok := r.s.caches[schemaGVR("", "v1", "services")].get(namespace + "/" + name); ok {
-		svc, _ = e.obj.(*corev1.Service)
+		svc, _ = entryAs[*corev1.Service](e)
 	}
 	ip, err := serviceClusterIP(namespace, name, svc)
 	if err != nil {

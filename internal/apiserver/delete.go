@@ -36,7 +36,7 @@ func (q *request) deleteOptions() (*metav1.DeleteOptions, error) {
 		if o, ok := obj.(*metav1.DeleteOptions); ok {
 			opts = o
 		}
-	} else if err := api.ParameterCodec.DecodeParameters(q.r.URL.Query(), metav1.SchemeGroupVersion, opts); err != nil {
+	} else if err := api.ParameterCodec.DecodeParameters(query(q.r), metav1.SchemeGroupVersion, opts); err != nil {
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("parse delete options: %v", err))
 	}
 	if opts.GracePeriodSeconds != nil && *opts.GracePeriodSeconds < 0 {

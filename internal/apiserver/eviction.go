@@ -225,7 +225,7 @@ func (s *Server) budgetsIn(ns string) []*policyv1.PodDisruptionBudget {
 	entries, _ := c.snapshot(&filter{namespace: ns})
 	out := make([]*policyv1.PodDisruptionBudget, 0, len(entries))
 	for _, e := range entries {
-		if pdb, ok := e.obj.(*policyv1.PodDisruptionBudget); ok {
+		if pdb, ok := entryAs[*policyv1.PodDisruptionBudget](e); ok {
 			out = append(out, pdb)
 		}
 	}

@@ -72,7 +72,7 @@ func (q *request) fieldSupported(field string) bool {
 }
 
 func ptrValues(r *http.Request) *url.Values {
-	v := r.URL.Query()
+	v := query(r)
 	return &v
 }
 
@@ -244,9 +244,10 @@ func (q *request) respondList(entries []*entry, rev int64, next string, remainin
 	listMeta := metav1.ListMeta{ResourceVersion: strconv.FormatInt(rev, 10), Continue: next, RemainingItemCount: remaining}
 	switch {
 	case o.as == "Table":
-		objs := make([]runtime.Object, len(entries))
-		for i, e := range entries {
-			objs[i] = e.obj
+		objs, err := entryObjects(entries)
+		if err != nil {
+			q.fail(err)
+			return
 		}
 		table, err := q.s.toTable(q.r, q.res, objs, &listMeta)
 		if err != nil {
@@ -257,7 +258,12 @@ func (q *request) respondList(entries []*entry, rev int64, next string, remainin
 	case o.partial():
 		list := &metav1.PartialObjectMetadataList{ListMeta: listMeta}
 		for _, e := range entries {
-			p, err := toPartial(e.obj, o.asVersion)
+			obj, err := e.object()
+			if err != nil {
+				q.fail(err)
+				return
+			}
+			p, err := toPartial(obj, o.asVersion)
 			if err != nil {
 				q.fail(err)
 				return
@@ -291,9 +297,10 @@ func (q *request) respondList(entries []*entry, rev int64, next string, remainin
 		writeRaw(q.w, o.contentType, buf.Bytes())
 	default:
 		list := q.res.NewList()
-		objs := make([]runtime.Object, len(entries))
-		for i, e := range entries {
-			objs[i] = e.obj
+		objs, err := entryObjects(entries)
+		if err != nil {
+			q.fail(err)
+			return
 		}
 		if err := meta.SetList(list, objs); err != nil {
 			q.fail(err)
@@ -495,9 +502,16 @@ func (e *watchEncoder) object(ev watchEvent) ([]byte, error) {
 		}
 		return enc.encode(obj)
 	}
+	var obj runtime.Object
+	if e.o.as != "" || (ev.typ == watch.Deleted && ev.entry.rev != ev.rev) {
+		var err error
+		if obj, err = ev.entry.object(); err != nil {
+			return nil, err
+		}
+	}
 	switch e.o.as {
 	case "Table":
-		t, err := e.q.s.toTable(e.q.r, e.q.res, []runtime.Object{ev.entry.obj}, nil)
+		t, err := e.q.s.toTable(e.q.r, e.q.res, []runtime.Object{obj}, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -505,7 +519,7 @@ func (e *watchEncoder) object(ev watchEvent) ([]byte, error) {
 		// as in Kubernetes.
 		return jsonOutput().encode(t)
 	case "PartialObjectMetadata", "PartialObjectMetadataList":
-		p, err := toPartial(ev.entry.obj, e.o.asVersion)
+		p, err := toPartial(obj, e.o.asVersion)
 		if err != nil {
 			return nil, err
 		}
@@ -513,7 +527,7 @@ func (e *watchEncoder) object(ev watchEvent) ([]byte, error) {
 	}
 	if ev.typ == watch.Deleted && ev.entry.rev != ev.rev {
 		// A deletion carries the revision it happened at.
-		cp := ev.entry.obj.DeepCopyObject()
+		cp := obj.DeepCopyObject()
 		setRV(cp, ev.rev)
 		return enc.encode(cp)
 	}
@@ -522,11 +536,7 @@ func (e *watchEncoder) object(ev watchEvent) ([]byte, error) {
 		if !ok {
 			return nil, fmt.Errorf("encode %s as protobuf: no protobuf form", e.q.res.Kind)
 		}
-		gvk := ev.entry.obj.GetObjectKind().GroupVersionKind()
-		if gvk.Empty() {
-			gvk = e.q.res.GroupVersionKind()
-		}
-		return protobufEnvelope(gvk, raw)
+		return protobufEnvelope(e.q.res.GroupVersionKind(), raw)
 	}
 	return ev.entry.jsonBytes()
 }
@@ -609,4 +619,17 @@ func (q *request) protobufListFromEntries(entries []*entry, listMeta metav1.List
 	_, _ = q.w.Write(protobufMagic)
 	_, _ = q.w.Write(body)
 	return true
+}
+
+// entryObjects returns the entries' objects, which callers must not change.
+func entryObjects(entries []*entry) ([]runtime.Object, error) {
+	objs := make([]runtime.Object, len(entries))
+	for i, e := range entries {
+		obj, err := e.object()
+		if err != nil {
+			return nil, err
+		}
+		objs[i] = obj
+	}
+	return objs, nil
 }

@@ -48,14 +48,14 @@ func (q *request) patch() {
 	case types.ApplyYAMLPatchType, "application/apply-patch+json":
 		isApply = true
 		q.applied = true
-		if q.r.URL.Query().Get("fieldManager") == "" {
+		if query(q.r).Get("fieldManager") == "" {
 			q.fail(apierrors.NewBadRequest("PATCH requests for server-side apply must set fieldManager"))
 			return
 		}
-		force := q.r.URL.Query().Get("force") == "true"
+		force := query(q.r).Get("force") == "true"
 		applied := &unstructured.Unstructured{}
 		toJSON := yaml.YAMLToJSON
-		if q.r.URL.Query().Get("fieldValidation") == "Strict" {
+		if query(q.r).Get("fieldValidation") == "Strict" {
 			toJSON = yaml.YAMLToJSONStrict // duplicate keys are errors
 		}
 		jsonBody, err := toJSON(body)

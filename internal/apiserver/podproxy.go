@@ -70,7 +70,7 @@ func (q *request) serveNodeProxy() {
 		return
 	}
 	pod := obj.(*corev1.Pod)
-	query := q.r.URL.Query()
+	query := q.r.URL.Query() // a copy: what the agent gets is changed below
 	sub := q.info.Subresource
 	container := query.Get("container")
 	if sub != "portforward" {
@@ -223,7 +223,7 @@ func (s *Server) agentAddress(nodeName string) (string, error) {
 	e, ok := c.get(nodeName)
 	var node *corev1.Node
 	if ok {
-		node, _ = e.obj.(*corev1.Node)
+		node, _ = entryAs[*corev1.Node](e)
 	}
 	if node == nil {
 		return "", apierrors.NewNotFound(schema.GroupResource{Resource: "nodes"}, nodeName)

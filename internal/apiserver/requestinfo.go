@@ -73,7 +73,7 @@ func parseRequestInfo(r *http.Request) requestInfo {
 		// A namespace is cluster-scoped; its own name is not a namespace.
 		info.Namespace = ""
 	}
-	q := r.URL.Query()
+	q := query(r)
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		switch {

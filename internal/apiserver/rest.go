@@ -305,7 +305,7 @@ func encodeForStorage(res *api.Resource, obj runtime.Object) ([]byte, error) {
 }
 
 func (q *request) get() {
-	rv := q.r.URL.Query().Get("resourceVersion")
+	rv := query(q.r).Get("resourceVersion")
 	if rv == "0" {
 		c := q.cache()
 		key := q.info.Name
@@ -338,11 +338,16 @@ func (q *request) respondEntry(e *entry) {
 		writeRaw(q.w, o.contentType, data)
 		return
 	}
-	q.respond(http.StatusOK, e.obj.DeepCopyObject())
+	obj, err := e.objectCopy()
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	q.respond(http.StatusOK, obj)
 }
 
 func (q *request) dryRun() bool {
-	for _, v := range q.r.URL.Query()["dryRun"] {
+	for _, v := range query(q.r)["dryRun"] {
 		if v == "All" {
 			return true
 		}
@@ -353,7 +358,7 @@ func (q *request) dryRun() bool {
 // fieldManagerName is the manager recorded in managedFields: the
 // fieldManager parameter, else the client's user agent up to the first '/'.
 func (q *request) fieldManagerName() string {
-	if m := q.r.URL.Query().Get("fieldManager"); m != "" {
+	if m := query(q.r).Get("fieldManager"); m != "" {
 		return m
 	}
 	ua := q.r.UserAgent()
@@ -367,7 +372,7 @@ func (q *request) fieldManagerName() string {
 }
 
 func (q *request) validateFieldManager() error {
-	m := q.r.URL.Query().Get("fieldManager")
+	m := query(q.r).Get("fieldManager")
 	if len(m) > 128 {
 		return apierrors.NewBadRequest("fieldManager must be 128 characters or fewer")
 	}

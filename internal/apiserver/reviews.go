@@ -107,16 +107,14 @@ func (s *Server) rulesReview(user UserInfo, ns string) authorizationv1.SubjectRu
 		}
 	}
 	for _, e := range s.cachedList("rbac.authorization.k8s.io", "clusterrolebindings") {
-		b := e.obj.(*rbacv1.ClusterRoleBinding)
-		if subjectsMatch(b.Subjects, user, "") {
+		if b, ok := entryAs[*rbacv1.ClusterRoleBinding](e); ok && subjectsMatch(b.Subjects, user, "") {
 			if rules, ok := s.roleRules(b.RoleRef, ""); ok {
 				add(rules)
 			}
 		}
 	}
 	for _, e := range s.cachedList("rbac.authorization.k8s.io", "rolebindings") {
-		b := e.obj.(*rbacv1.RoleBinding)
-		if b.Namespace == ns && subjectsMatch(b.Subjects, user, ns) {
+		if b, ok := entryAs[*rbacv1.RoleBinding](e); ok && b.Namespace == ns && subjectsMatch(b.Subjects, user, ns) {
 			if rules, ok := s.roleRules(b.RoleRef, ns); ok {
 				add(rules)
 			}

@@ -45,7 +45,7 @@ func (s *Server) currentObject(ctx context.Context, gvr schema.GroupVersionResou
 		key = ns + "/" + name
 	}
 	if e, ok := c.get(key); ok {
-		return e.obj, nil
+		return e.object()
 	}
 	kv, err := s.store.Get(ctx, res.StorageKey()+"/"+key)
 	if errors.Is(err, store.ErrNotFound) {

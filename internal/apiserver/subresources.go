@@ -123,7 +123,7 @@ func (q *request) serveScale() {
 		}
 		ct := mediaTypeOnly(q.r.Header.Get("Content-Type"))
 		isApply := q.info.Verb == "patch" && (ct == string(types.ApplyYAMLPatchType) || ct == "application/apply-patch+json")
-		if isApply && q.r.URL.Query().Get("fieldManager") == "" {
+		if isApply && query(q.r).Get("fieldManager") == "" {
 			q.fail(apierrors.NewBadRequest("PATCH requests for server-side apply must set fieldManager"))
 			return
 		}
@@ -140,7 +140,7 @@ func (q *request) serveScale() {
 		// parent's below, so the parent update must not record them again.
 		q.applied = fm != nil
 		manager := q.fieldManagerName()
-		force := q.r.URL.Query().Get("force") == "true"
+		force := query(q.r).Get("force") == "true"
 		parentGV := q.res.GroupVersionResource.GroupVersion()
 		out, _, err := q.s.updateObject(ctx, q, func(cur runtime.Object) (runtime.Object, error) {
 			curScale, err := scaleOf(q.res, cur)

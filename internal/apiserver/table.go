@@ -22,7 +22,7 @@ var defaultColumns = []metav1.TableColumnDefinition{
 // decides what each row carries: None, Metadata (default) or Object.
 func (s *Server) toTable(r *http.Request, res *api.Resource, objs []runtime.Object, listMeta *metav1.ListMeta) (*metav1.Table, error) {
 	include := metav1.IncludeMetadata
-	switch v := r.URL.Query().Get("includeObject"); v {
+	switch v := query(r).Get("includeObject"); v {
 	case "":
 	case string(metav1.IncludeNone), string(metav1.IncludeMetadata), string(metav1.IncludeObject):
 		include = metav1.IncludeObjectPolicy(v)
@@ -37,7 +37,7 @@ func (s *Server) toTable(r *http.Request, res *api.Resource, objs []runtime.Obje
 	if len(cols) == 0 || res.Strategy.Row == nil {
 		cols = defaultColumns
 	}
-	if r.URL.Query().Get("noHeaders") != "true" {
+	if query(r).Get("noHeaders") != "true" {
 		t.ColumnDefinitions = cols
 	}
 	now := s.clock.Now()

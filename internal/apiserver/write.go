@@ -326,7 +326,11 @@ func (q *request) cachedCurrent(attempt int) (runtime.Object, int64, bool) {
 	}
 	// The copy keeps the shared entry immutable whatever the update
 	// path does with the current object.
-	return e.obj.DeepCopyObject(), e.rev, true
+	obj, err := e.objectCopy()
+	if err != nil {
+		return nil, 0, false // read from etcd instead
+	}
+	return obj, e.rev, true
 }
 
 func resourceVersionOf(obj runtime.Object) int64 {
