@@ -375,6 +375,10 @@ func userFrom(ctx context.Context) UserInfo {
 // authenticate accepts a verified client certificate (CN is the user, O the
 // groups) or a known bearer token.
 func (s *Server) authenticate(r *http.Request) (UserInfo, bool) {
+	if u, ok := inProcessUser(r); ok {
+		u.Groups = append(append([]string{}, u.Groups...), "system:authenticated")
+		return u, true
+	}
 	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.PeerCertificates) > 0 {
 		c := r.TLS.PeerCertificates[0]
 		return UserInfo{Name: c.Subject.CommonName, Groups: append(append([]string{}, c.Subject.Organization...), "system:authenticated")}, true

@@ -207,10 +207,7 @@ func RunServer(ctx context.Context, cfg ServerConfig) error {
 		if err := waitReady(gctx, srv); err != nil {
 			return nil
 		}
-		restCfg, err := adminRESTConfig(ca, url)
-		if err != nil {
-			return err
-		}
+		restCfg := inProcessRESTConfig(srv)
 		client, err := kubernetes.NewForConfig(restCfg)
 		if err != nil {
 			return fmt.Errorf("build client: %w", err)
@@ -378,20 +375,19 @@ func loadOrCreateToken(path string) (string, error) {
 	return tok, nil
 }
 
-func adminRESTConfig(ca *pki.CA, url string) (*rest.Config, error) {
-	certPEM, keyPEM, err := ca.Issue("gureum-internal", []string{"system:masters"}, nil, 365*24*time.Hour)
-	if err != nil {
-		return nil, err
-	}
+// inProcessRESTConfig is how the components running beside the API server
+// reach it: through its handler in this process, as a member of
+// system:masters, skipping TLS and the loopback socket.
+func inProcessRESTConfig(srv *apiserver.Server) *rest.Config {
 	return &rest.Config{
-		Host:            url,
-		TLSClientConfig: rest.TLSClientConfig{CAData: ca.CertPEM, CertData: certPEM, KeyData: keyPEM},
-		QPS:             1000,
-		Burst:           2000,
-		UserAgent:       "gureum-server",
+		Host:      "http://gureum.in-process",
+		Transport: srv.InProcessTransport(apiserver.UserInfo{Name: "gureum-internal", Groups: []string{"system:masters"}}),
+		QPS:       1000,
+		Burst:     2000,
+		UserAgent: "gureum-server",
 		// The controllers' traffic is the server's biggest load.
 		ContentConfig: ProtobufContent,
-	}, nil
+	}
 }
 
 // ProtobufContent makes a typed clientset send and read protobuf (lists,
