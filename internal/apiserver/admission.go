@@ -39,7 +39,7 @@ func (s *Server) SetAdmission(p AdmissionPlugins) { s.admission.Store(&p) }
 // reports whether any ran.
 func (s *Server) mutate(ctx context.Context, q *request, op admission.Operation, obj, old runtime.Object) (bool, error) {
 	p := s.admission.Load()
-	if p == nil || len(p.Mutating) == 0 {
+	if p == nil || len(p.Mutating) == 0 || !s.anyCached(admissionGVR("mutatingwebhookconfigurations")) {
 		return false, nil
 	}
 	attrs, oi := q.admissionAttributes(op, obj, old)
@@ -61,7 +61,8 @@ func (s *Server) mutate(ctx context.Context, q *request, op admission.Operation,
 // on delete, old on create).
 func (s *Server) validateAdmission(ctx context.Context, q *request, op admission.Operation, obj, old runtime.Object) error {
 	p := s.admission.Load()
-	if p == nil || len(p.Validating) == 0 {
+	if p == nil || len(p.Validating) == 0 || !s.anyCached(admissionGVR("validatingwebhookconfigurations"),
+		admissionGVR("validatingadmissionpolicies"), admissionGVR("validatingadmissionpolicybindings")) {
 		return nil
 	}
 	attrs, oi := q.admissionAttributes(op, obj, old)
@@ -170,4 +171,28 @@ func (a rbacAuthorizer) Authorize(_ context.Context, attrs authorizer.Attributes
 		return authorizer.DecisionAllow, reason, nil
 	}
 	return authorizer.DecisionNoOpinion, reason, nil
+}
+
+func admissionGVR(resource string) schema.GroupVersionResource {
+	return schemaGVR("admissionregistration.k8s.io", "v1", resource)
+}
+
+// anyCached says whether any of the resources holds an object. With no
+// webhook configuration, policy or binding stored, the admission plugins
+// would decide nothing, and every write skips building their attributes.
+// A resource not cached here counts as holding some.
+func (s *Server) anyCached(gvrs ...schema.GroupVersionResource) bool {
+	for _, gvr := range gvrs {
+		c, ok := s.caches[gvr]
+		if !ok {
+			return true
+		}
+		c.mu.RLock()
+		n := len(c.items)
+		c.mu.RUnlock()
+		if n > 0 {
+			return true
+		}
+	}
+	return false
 }
