@@ -22,7 +22,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
+	watchtools "k8s.io/client-go/tools/watch"
 	"k8s.io/utils/ptr"
 )
 
@@ -92,6 +94,23 @@ func running(p *corev1.Pod) bool {
 	return false
 }
 
+// watchPods lists the pods of ns and watches them from that list on,
+// resuming where it left off when the server closes the watch (as
+// Kubernetes closes one whose client falls behind a burst), so no event
+// is missed.
+func watchPods(ctx context.Context, c kubernetes.Interface, ns string) (*corev1.PodList, watch.Interface, error) {
+	list, err := c.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, nil, err
+	}
+	w, err := watchtools.NewRetryWatcherWithContext(ctx, list.ResourceVersion, &cache.ListWatch{
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			return c.CoreV1().Pods(ns).Watch(ctx, o)
+		},
+	})
+	return list, w, err
+}
+
 // fanOut creates n Deployments of r replicas at once and reports how long
 // until every pod is bound and Running and Ready, as the hollow nodes
 // report them.
@@ -100,7 +119,7 @@ func fanOut(ctx context.Context, c kubernetes.Interface, n, r int) error {
 	if _, err := c.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create namespace: %w", err)
 	}
-	w, err := c.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{})
+	_, w, err := watchPods(ctx, c, ns)
 	if err != nil {
 		return err
 	}
@@ -194,16 +213,12 @@ func rollingUpdate(ctx context.Context, c kubernetes.Interface, r, maxUnavailabl
 	if err := waitRolledOut(ctx, c, ns, "big", 1, 10*time.Minute); err != nil {
 		return err
 	}
-	w, err := c.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{})
+	pods, w, err := watchPods(ctx, c, ns)
 	if err != nil {
 		return err
 	}
 	defer w.Stop()
 	ready := map[types.UID]bool{}
-	pods, err := c.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return err
-	}
 	for i := range pods.Items {
 		if running(&pods.Items[i]) && pods.Items[i].DeletionTimestamp == nil {
 			ready[pods.Items[i].UID] = true

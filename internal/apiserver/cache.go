@@ -15,6 +15,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -488,22 +489,7 @@ func newEntry(res *api.Resource, key string, obj runtime.Object, rev int64) (*en
 	}
 	accessor.SetResourceVersion(strconv.FormatInt(rev, 10))
 	obj.GetObjectKind().SetGroupVersionKind(res.GroupVersionKind())
-	e := &entry{
-		key:    key,
-		ns:     accessor.GetNamespace(),
-		name:   accessor.GetName(),
-		res:    res,
-		obj:    obj,
-		rev:    rev,
-		labels: labels.Set(accessor.GetLabels()),
-		fields: objectFields(res, obj, accessor.GetName(), accessor.GetNamespace()),
-	}
-	if compactResource(res) {
-		if err := e.compact(); err != nil {
-			return nil, err
-		}
-	}
-	return e, nil
+	return makeEntry(res, key, obj, accessor, rev, labels.Set(accessor.GetLabels()))
 }
 
 // newWrittenEntry makes the entry of obj, which a request just wrote at
@@ -516,6 +502,11 @@ func newWrittenEntry(res *api.Resource, key string, obj runtime.Object, rev int6
 	if !compactResource(res) || accessor.GetResourceVersion() != strconv.FormatInt(rev, 10) {
 		return newEntry(res, key, obj.DeepCopyObject(), rev)
 	}
+	return makeEntry(res, key, obj, accessor, rev, maps.Clone(labels.Set(accessor.GetLabels())))
+}
+
+// makeEntry fills the entry of obj, compact where res is.
+func makeEntry(res *api.Resource, key string, obj runtime.Object, accessor metav1.Object, rev int64, lbls labels.Set) (*entry, error) {
 	e := &entry{
 		key:    key,
 		ns:     accessor.GetNamespace(),
@@ -523,11 +514,13 @@ func newWrittenEntry(res *api.Resource, key string, obj runtime.Object, rev int6
 		res:    res,
 		obj:    obj,
 		rev:    rev,
-		labels: maps.Clone(labels.Set(accessor.GetLabels())),
+		labels: lbls,
 		fields: objectFields(res, obj, accessor.GetName(), accessor.GetNamespace()),
 	}
-	if err := e.compact(); err != nil {
-		return nil, err
+	if compactResource(res) {
+		if err := e.compact(); err != nil {
+			return nil, err
+		}
 	}
 	return e, nil
 }
