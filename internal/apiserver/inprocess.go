@@ -52,6 +52,9 @@ func (t *inProcessTransport) RoundTrip(req *http.Request) (*http.Response, error
 	w := &pipeResponseWriter{header: http.Header{}, body: pw, ready: make(chan struct{})}
 	go func() {
 		defer cancel()
+		// A RoundTripper closes the request body, as a server does once
+		// its handler returns.
+		defer sreq.Body.Close()
 		defer func() {
 			if p := recover(); p != nil {
 				// As net/http does, a panicking handler aborts its

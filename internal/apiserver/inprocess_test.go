@@ -39,7 +39,8 @@ func TestInProcessTransport(t *testing.T) {
 	mux.HandleFunc("/panic", func(w http.ResponseWriter, r *http.Request) { panic("boom") })
 	client := &http.Client{Transport: &inProcessTransport{h: mux, user: UserInfo{Name: "ctrl"}}}
 
-	resp, err := client.Post("http://x/echo?q=1", "text/plain", strings.NewReader("hello"))
+	reqBody := &closeRecorder{Reader: strings.NewReader("hello"), closed: make(chan struct{})}
+	resp, err := client.Post("http://x/echo?q=1", "text/plain", reqBody)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,6 +49,11 @@ func TestInProcessTransport(t *testing.T) {
 	if err != nil || resp.StatusCode != http.StatusCreated || string(body) != "POST hello" ||
 		resp.Header.Get("X-User") != "ctrl" || resp.Header.Get("X-Query") != "1" || resp.Header.Get("X-Late") != "" {
 		t.Fatalf("echo: %d %q %v headers %v", resp.StatusCode, body, err, resp.Header)
+	}
+	select {
+	case <-reqBody.closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the request body was not closed")
 	}
 
 	// A stream: the status comes at the flush, the client reads as the
@@ -101,4 +107,14 @@ func errString(err error) string {
 		return "<nil>"
 	}
 	return err.Error()
+}
+
+type closeRecorder struct {
+	io.Reader
+	closed chan struct{}
+}
+
+func (c *closeRecorder) Close() error {
+	close(c.closed)
+	return nil
 }
