@@ -201,6 +201,7 @@ func TestDeploymentRollingUpdateHistoryAndUndo(t *testing.T) {
 	defer cancel()
 	violations := make(chan string, 100)
 	go watchLimits(ctx, t, s, "app=web", 3+1, 3-0, violations)
+	go watchSurge(ctx, s, "app=web", 3+1, violations)
 
 	s.MustKubectl(t, "", "set", "image", "deployment/web", "web=web:2")
 	s.MustKubectl(t, "", "annotate", "deployment/web", "kubernetes.io/change-cause=bump to 2", "--overwrite")
@@ -256,6 +257,48 @@ func TestDeploymentRollingUpdateHistoryAndUndo(t *testing.T) {
 
 // watchLimits reports moments when more than maxTotal pods exist or fewer
 // than minAvailable of them are ready.
+// watchSurge checks maxSurge where the controller applies it, as
+// Kubernetes does: the ReplicaSets' sizes together never exceed
+// maxTotal. (Pods can for a moment: a scaled-down ReplicaSet's pod is
+// deleted by its own controller while the new one already creates.)
+func watchSurge(ctx context.Context, s *testenv.Server, selector string, maxTotal int32, violations chan<- string) {
+	w, err := s.Client.AppsV1().ReplicaSets("default").Watch(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		violations <- fmt.Sprintf("watch replicasets: %v", err)
+		return
+	}
+	defer w.Stop()
+	sizes := map[string]int32{}
+	for ev := range w.ResultChan() {
+		rs, ok := ev.Object.(*appsv1.ReplicaSet)
+		if !ok {
+			continue
+		}
+		if ev.Type == watch.Deleted {
+			delete(sizes, rs.Name)
+		} else {
+			sizes[rs.Name] = ptrValue(rs.Spec.Replicas)
+		}
+		var total int32
+		for _, n := range sizes {
+			total += n
+		}
+		if total > maxTotal {
+			violations <- fmt.Sprintf("replicasets sized %v, %d in all, more than %d", sizes, total, maxTotal)
+		}
+	}
+}
+
+func ptrValue(p *int32) int32 {
+	if p == nil {
+		return 1
+	}
+	return *p
+}
+
+// watchLimits checks the pods: never fewer than minAvailable ready, and
+// never more than maxTotal plus the one a scaled-down ReplicaSet may not
+// have deleted yet (watchSurge checks the sizes themselves).
 func watchLimits(ctx context.Context, t *testing.T, s *testenv.Server, selector string, maxTotal, minAvailable int, violations chan<- string) {
 	w, err := s.Client.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{LabelSelector: selector})
 	if err != nil {
@@ -284,8 +327,8 @@ func watchLimits(ctx context.Context, t *testing.T, s *testenv.Server, selector 
 				ready++
 			}
 		}
-		if total > maxTotal {
-			violations <- fmt.Sprintf("%d pods exist, more than %d", total, maxTotal)
+		if total > maxTotal+1 {
+			violations <- fmt.Sprintf("%d pods exist, more than %d+1", total, maxTotal)
 		}
 		// Only judge availability once the initial pods are all listed.
 		if len(pods) >= minAvailable && ready < minAvailable {
