@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/informers"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 
 	"github.com/gureum/gureum/internal/controller/deployment"
 	"github.com/gureum/gureum/internal/controller/replicaset"
@@ -277,7 +278,7 @@ func watchSurge(ctx context.Context, s *testenv.Server, selector string, maxTota
 		if ev.Type == watch.Deleted {
 			delete(sizes, rs.Name)
 		} else {
-			sizes[rs.Name] = ptrValue(rs.Spec.Replicas)
+			sizes[rs.Name] = ptr.Deref(rs.Spec.Replicas, 1)
 		}
 		var total int32
 		for _, n := range sizes {
@@ -287,13 +288,6 @@ func watchSurge(ctx context.Context, s *testenv.Server, selector string, maxTota
 			violations <- fmt.Sprintf("replicasets sized %v, %d in all, more than %d", sizes, total, maxTotal)
 		}
 	}
-}
-
-func ptrValue(p *int32) int32 {
-	if p == nil {
-		return 1
-	}
-	return *p
 }
 
 // watchLimits checks the pods: never fewer than minAvailable ready, and
