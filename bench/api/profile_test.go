@@ -13,6 +13,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,8 +30,10 @@ import (
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/ptr"
 
 	"github.com/gureum/gureum/internal/node"
 	"github.com/gureum/gureum/internal/store"
@@ -135,6 +138,63 @@ func BenchmarkPodCreate(b *testing.B) {
 		for pb.Next() {
 			name := fmt.Sprintf("p-%d", seq.Add(1))
 			if _, err := s.client.CoreV1().Pods("bench").Create(ctx, benchPod(name), metav1.CreateOptions{}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkPodStatusPatch reports pods Running as a node agent does: one
+// merge patch of the whole status per pod (Pending to Running, the shape
+// of the status changes), from 16 concurrent goroutines. The pods are
+// created before the timer starts.
+func BenchmarkPodStatusPatch(b *testing.B) {
+	s, _ := startInProcess(b, b.TempDir())
+	defer s.stop()
+	ctx := context.Background()
+	if err := createNS(ctx, s.client, "bench"); err != nil {
+		b.Fatal(err)
+	}
+	pods := make([]*corev1.Pod, b.N)
+	var next atomic.Int64
+	if _, err := fill(ctx, 16, b.N, func(ctx context.Context, _, i int) error {
+		pod := benchPod(fmt.Sprintf("p-%d", i))
+		pod.Spec.NodeName = "bench-node" // placed: the scheduler leaves it alone
+		p, err := s.client.CoreV1().Pods("bench").Create(ctx, pod, metav1.CreateOptions{})
+		pods[i] = p
+		return err
+	}); err != nil {
+		b.Fatal(err)
+	}
+	b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			pod := pods[next.Add(1)-1]
+			now := metav1.Now()
+			patch, err := json.Marshal(map[string]any{
+				"metadata": map[string]any{"uid": pod.UID},
+				"status": corev1.PodStatus{
+					Phase: corev1.PodRunning, PodIP: "10.42.0.5", PodIPs: []corev1.PodIP{{IP: "10.42.0.5"}},
+					HostIP: "192.168.0.1", HostIPs: []corev1.HostIP{{IP: "192.168.0.1"}}, StartTime: &now, QOSClass: corev1.PodQOSBurstable,
+					Conditions: []corev1.PodCondition{
+						{Type: corev1.PodReadyToStartContainers, Status: corev1.ConditionTrue, LastTransitionTime: now},
+						{Type: corev1.PodInitialized, Status: corev1.ConditionTrue, LastTransitionTime: now},
+						{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
+						{Type: corev1.ContainersReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
+						{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: now},
+					},
+					ContainerStatuses: []corev1.ContainerStatus{{Name: "app", Ready: true, Started: ptr.To(true),
+						Image: "registry.k8s.io/pause:3.10", ImageID: "sha256:0", ContainerID: "containerd://0",
+						State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}}}},
+				},
+			})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if _, err := s.client.CoreV1().Pods("bench").Patch(ctx, pod.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "bench-kubelet"}, "status"); err != nil {
 				b.Error(err)
 				return
 			}

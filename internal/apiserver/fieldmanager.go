@@ -24,6 +24,10 @@ type fieldManagers struct {
 	tc managedfields.TypeConverter
 	mu sync.Mutex
 	m  map[fieldManagerKey]*managedfields.FieldManager
+	// views holds, during an update of a built-in kind, the objects the
+	// field manager compares in place of the two it was given
+	// (compareViews); nil turns them off.
+	views *sync.Map
 }
 
 // fieldManagerKey is by resource pointer: a custom resource whose CRD
@@ -34,7 +38,7 @@ type fieldManagerKey struct {
 }
 
 func newFieldManagers(tc managedfields.TypeConverter) fieldManagers {
-	return fieldManagers{tc: tc, m: map[fieldManagerKey]*managedfields.FieldManager{}}
+	return fieldManagers{tc: tc, m: map[fieldManagerKey]*managedfields.FieldManager{}, views: &sync.Map{}}
 }
 
 // strategyDefaulter applies a resource's defaults during apply, so applied
@@ -45,8 +49,11 @@ func (d strategyDefaulter) Default(obj runtime.Object) { d.res.Strategy.Default(
 
 func (f *fieldManagers) get(res *api.Resource, subresource string) (*managedfields.FieldManager, error) {
 	tc := f.tc
-	var convertor runtime.ObjectConvertor = api.Scheme
+	var convertor runtime.ObjectConvertor = sameVersionConvertor{api.Scheme}
 	var creater runtime.ObjectCreater = api.Scheme
+	if tc != nil && f.views != nil {
+		tc = viewingConverter{TypeConverter: tc, views: f.views}
+	}
 	if res.Unstructured {
 		tc, convertor, creater = res.TypeConverter, customObjects{}, customObjects{}
 	}
@@ -84,16 +91,30 @@ func (f *fieldManagers) update(res *api.Resource, subresource string, live, obj 
 	if err != nil || fm == nil {
 		return err
 	}
-	if live != nil && updateOwned(res.GroupVersionKind().GroupVersion().String(), subresource, live, obj, manager, time.Now()) {
-		truncateManagedFieldTimes(obj)
-		return nil
-	}
+	gv := res.GroupVersionKind().GroupVersion().String()
+	obj.GetObjectKind().SetGroupVersionKind(res.GroupVersionKind())
+	var out runtime.Object
 	if live == nil {
+		// A create compares obj with an empty object: nothing to leave out.
 		live = res.New()
 		live.GetObjectKind().SetGroupVersionKind(res.GroupVersionKind())
+		out, err = fm.Update(live, obj, manager)
+	} else {
+		lview, oview, viewed := f.compareViews(gv, live, obj)
+		if updateOwnedComparing(gv, subresource, live, obj, lview, oview, manager, time.Now()) {
+			truncateManagedFieldTimes(obj)
+			return nil
+		}
+		update := func() (err error) {
+			out, err = fm.Update(live, obj, manager)
+			return err
+		}
+		if viewed {
+			err = f.withViews(live, obj, lview, oview, update)
+		} else {
+			err = update()
+		}
 	}
-	obj.GetObjectKind().SetGroupVersionKind(res.GroupVersionKind())
-	out, err := fm.Update(live, obj, manager)
 	if err != nil {
 		return fmt.Errorf("track managed fields: %w", err)
 	}

@@ -40,6 +40,13 @@ var strippedMeta = map[string]bool{
 // updateOwned sets obj's managedFields as the full field manager would for
 // manager's update of live to obj, and reports whether it could tell.
 func updateOwned(gv, subresource string, live, obj runtime.Object, manager string, now time.Time) bool {
+	return updateOwnedComparing(gv, subresource, live, obj, live, obj, manager, now)
+}
+
+// updateOwnedComparing is updateOwned finding the changes between clive
+// and cobj: live and obj, or their compare views (which change the same
+// leaves and are quicker to walk).
+func updateOwnedComparing(gv, subresource string, live, obj, clive, cobj runtime.Object, manager string, now time.Time) bool {
 	la, err := meta.Accessor(live)
 	if err != nil {
 		return false
@@ -72,11 +79,11 @@ func updateOwned(gv, subresource string, live, obj runtime.Object, manager strin
 		return false
 	}
 	var changed []fieldpath.Path
-	if lv, ov, ok := sameStructs(live, obj); ok {
+	if lv, ov, ok := sameStructs(clive, cobj); ok {
 		if !typedChangedLeaves(lv, ov, nil, &changed) {
 			return false
 		}
-	} else if !unstructuredChangedLeaves(live, obj, &changed) {
+	} else if !unstructuredChangedLeaves(clive, cobj, &changed) {
 		return false
 	}
 	out := append([]metav1.ManagedFieldsEntry(nil), managed...)
@@ -195,6 +202,9 @@ func typedChangedLeaves(a, b reflect.Value, path fieldpath.Path, out *[]fieldpat
 	}
 	switch t.Kind() {
 	case reflect.Struct:
+		if a.IsZero() && b.IsZero() {
+			return true // as a compare view leaves what is equal
+		}
 		for i := range t.NumField() {
 			f := t.Field(i)
 			if !f.IsExported() {

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"reflect"
+	"strings"
+	"sync"
 
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -12,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
@@ -189,18 +193,21 @@ func (q *request) mergePatchTyped(patch []byte, cur runtime.Object) (runtime.Obj
 		managed = a.GetManagedFields()
 		cur = withoutManagedFields(cur)
 	}
-	doc, err := runtime.DefaultUnstructuredConverter.ToUnstructured(cur)
-	if err != nil {
-		return nil, false
-	}
-	mergeObjects(doc, p)
 	gvk := q.res.GroupVersionKind()
-	if av, kind := doc["apiVersion"], doc["kind"]; (av != nil && av != gvk.GroupVersion().String()) || (kind != nil && kind != gvk.Kind) {
-		return nil, false
-	}
-	obj := q.res.New()
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(doc, obj, true); err != nil {
-		return nil, false
+	obj, ok := mergeFieldsTyped(p, cur, gvk)
+	if !ok {
+		doc, err := runtime.DefaultUnstructuredConverter.ToUnstructured(cur)
+		if err != nil {
+			return nil, false
+		}
+		mergeObjects(doc, p)
+		if av, kind := doc["apiVersion"], doc["kind"]; (av != nil && av != gvk.GroupVersion().String()) || (kind != nil && kind != gvk.Kind) {
+			return nil, false
+		}
+		obj = q.res.New()
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(doc, obj, true); err != nil {
+			return nil, false
+		}
 	}
 	obj.GetObjectKind().SetGroupVersionKind(gvk)
 	if managed != nil {
@@ -212,6 +219,83 @@ func (q *request) mergePatchTyped(patch []byte, cur runtime.Object) (runtime.Obj
 		a.SetManagedFields(append([]metav1.ManagedFieldsEntry(nil), managed...))
 	}
 	return obj, true
+}
+
+// mergeFieldsTyped applies the merge patch p to a copy of cur converting
+// only the top-level fields p names (each a struct: metadata, spec,
+// status) to unstructured form and back: a pod's status report names
+// status alone, and converting its spec both ways was most of the patch.
+// ok is false for a patch it leaves to the whole conversion: one naming
+// a field that is not a struct, no field at all, or another kind.
+func mergeFieldsTyped(p map[string]any, cur runtime.Object, gvk schema.GroupVersionKind) (runtime.Object, bool) {
+	v := reflect.ValueOf(cur)
+	if _, u := cur.(runtime.Unstructured); u || v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return nil, false
+	}
+	fields := topLevelFields(v.Elem().Type())
+	for k, pv := range p {
+		switch k {
+		case "apiVersion":
+			if pv != nil && pv != gvk.GroupVersion().String() {
+				return nil, false
+			}
+			continue
+		case "kind":
+			if pv != nil && pv != gvk.Kind {
+				return nil, false
+			}
+			continue
+		}
+		if _, ok := fields[k]; !ok {
+			return nil, false
+		}
+		if _, isMap := pv.(map[string]any); !isMap && pv != nil {
+			return nil, false
+		}
+	}
+	out := cur.DeepCopyObject()
+	ov := reflect.ValueOf(out).Elem()
+	for k, pv := range p {
+		i, ok := fields[k]
+		if !ok {
+			continue // apiVersion or kind
+		}
+		f := ov.Field(i)
+		if pv == nil {
+			f.SetZero()
+			continue
+		}
+		doc, err := runtime.DefaultUnstructuredConverter.ToUnstructured(f.Addr().Interface())
+		if err != nil {
+			return nil, false
+		}
+		mergeObjects(doc, pv.(map[string]any))
+		merged := reflect.New(f.Type())
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(doc, merged.Interface(), true); err != nil {
+			return nil, false
+		}
+		f.Set(merged.Elem())
+	}
+	return out, true
+}
+
+// topLevelFieldsCache maps a type to its struct-valued fields by JSON name.
+var topLevelFieldsCache sync.Map // reflect.Type -> map[string]int
+
+func topLevelFields(t reflect.Type) map[string]int {
+	if m, ok := topLevelFieldsCache.Load(t); ok {
+		return m.(map[string]int)
+	}
+	m := map[string]int{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.IsExported() && name != "" && name != "-" && f.Type.Kind() == reflect.Struct && !implementsMarshaler(f.Type) {
+			m[name] = i
+		}
+	}
+	topLevelFieldsCache.Store(t, m)
+	return m
 }
 
 // hasFloat reports whether v holds a number that is not an integer: the

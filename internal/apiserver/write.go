@@ -404,8 +404,11 @@ func (s *Server) finishUpdate(ctx context.Context, q *request, cur runtime.Objec
 	q.res.Strategy.Default(obj)
 	// A status or approval write keeps cur's spec (above), and Kubernetes
 	// never counts one as a new generation: comparing the specs, by
-	// reflection, was 2% of a pod burst's CPU for nothing.
-	if tracksGeneration(q.res) && q.info.Subresource != "status" && q.info.Subresource != "approval" && specChanged(obj, cur) {
+	// reflection, was 2% of a pod burst's CPU for nothing. Nor does a
+	// binding count, though it sets spec.nodeName: Kubernetes' binding
+	// storage writes the pod without the update strategy that bumps it.
+	if tracksGeneration(q.res) && q.info.Subresource != "status" && q.info.Subresource != "approval" &&
+		q.info.Subresource != "binding" && specChanged(obj, cur) {
 		a.SetGeneration(ca.GetGeneration() + 1)
 	}
 	// A binding is not a write of the pod by a field manager: Kubernetes

@@ -336,7 +336,8 @@ func TestWireObjectLifecycle(t *testing.T) {
 	})
 
 	t.Run("BindingSetsNodeNameOnceThen409", func(t *testing.T) {
-		if _, err := pods.Create(ctx, simplePod("bind-me"), metav1.CreateOptions{}); err != nil {
+		created, err := pods.Create(ctx, simplePod("bind-me"), metav1.CreateOptions{})
+		if err != nil {
 			t.Fatal(err)
 		}
 		b := &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: "bind-me"}, Target: corev1.ObjectReference{Kind: "Node", Name: "node-x"}}
@@ -351,6 +352,11 @@ func TestWireObjectLifecycle(t *testing.T) {
 		// creator's entry is the only one.
 		if len(got.ManagedFields) != 1 || got.ManagedFields[0].Operation != metav1.ManagedFieldsOperationUpdate || got.ManagedFields[0].Subresource != "" {
 			t.Fatalf("managedFields after binding: %+v, want only the creator's", got.ManagedFields)
+		}
+		// Nor is it an update of the pod's spec: Kubernetes' binding
+		// storage leaves metadata.generation as it was.
+		if got.Generation != created.Generation {
+			t.Fatalf("generation after binding: %d, want %d as created", got.Generation, created.Generation)
 		}
 		b.Target.Name = "node-y"
 		err = pods.Bind(ctx, b, metav1.CreateOptions{})
