@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -451,7 +452,15 @@ type watchEncoder struct {
 	// (client-go's controllers): a 4-byte big-endian length, then a
 	// metav1.WatchEvent whose object is the enveloped protobuf object.
 	proto bool
+	// env and buf are reused from event to event: a watch writes each
+	// frame before encoding the next, and allocating two copies of every
+	// object for every watcher was a tenth of a pod burst's allocations.
+	env, buf []byte
 }
+
+// maxReusedFrame is the largest buffer a watch keeps between events; a
+// larger one (a big ConfigMap) is dropped once written.
+const maxReusedFrame = 64 << 10
 
 // newWatchEncoder frames in protobuf when the client asked for it and the
 // resource has a protobuf form (the k8s.io/api kinds, and partial object
@@ -536,11 +545,15 @@ func (e *watchEncoder) object(ev watchEvent) ([]byte, error) {
 		if !ok {
 			return nil, fmt.Errorf("encode %s as protobuf: no protobuf form", e.q.res.Kind)
 		}
-		return protobufEnvelope(e.q.res.GroupVersionKind(), raw)
+		env, err := protobufEnvelope(e.env, e.q.res.GroupVersionKind(), raw)
+		e.env = reusable(env)
+		return env, err
 	}
 	return ev.entry.jsonBytes()
 }
 
+// frame returns the event as the watch writes it, in a buffer that is
+// only good until the next call.
 func (e *watchEncoder) frame(ev watchEvent) ([]byte, error) {
 	obj, err := e.object(ev)
 	if err != nil {
@@ -548,29 +561,42 @@ func (e *watchEncoder) frame(ev watchEvent) ([]byte, error) {
 	}
 	if e.proto {
 		we := metav1.WatchEvent{Type: string(ev.typ), Object: runtime.RawExtension{Raw: obj}}
-		frame := make([]byte, 4+we.Size())
-		binary.BigEndian.PutUint32(frame, uint32(len(frame)-4))
+		n := 4 + we.Size()
+		frame := slices.Grow(e.buf[:0], n)[:n]
+		e.buf = reusable(frame)
+		binary.BigEndian.PutUint32(frame, uint32(n-4))
 		if _, err := we.MarshalToSizedBuffer(frame[4:]); err != nil {
 			return nil, fmt.Errorf("encode watch event: %w", err)
 		}
 		return frame, nil
 	}
-	var buf bytes.Buffer
-	buf.Grow(len(obj) + 32)
-	buf.WriteString(`{"type":"`)
-	buf.WriteString(string(ev.typ))
-	buf.WriteString(`","object":`)
-	buf.Write(bytes.TrimRight(obj, "\n"))
-	buf.WriteString("}\n")
-	return buf.Bytes(), nil
+	obj = bytes.TrimRight(obj, "\n")
+	frame := slices.Grow(e.buf[:0], len(obj)+32)
+	frame = append(frame, `{"type":"`...)
+	frame = append(frame, ev.typ...)
+	frame = append(frame, `","object":`...)
+	frame = append(frame, obj...)
+	frame = append(frame, "}\n"...)
+	e.buf = reusable(frame)
+	return frame, nil
+}
+
+// reusable is b to keep for the next event, or nil if it is too big to
+// keep around.
+func reusable(b []byte) []byte {
+	if cap(b) > maxReusedFrame {
+		return nil
+	}
+	return b
 }
 
 // protobufEnvelope wraps an object's protobuf bytes as Kubernetes'
 // protobuf serializer does: the magic, then a runtime.Unknown naming the
-// kind around them.
-func protobufEnvelope(gvk schema.GroupVersionKind, raw []byte) ([]byte, error) {
+// kind around them. It writes over dst (nil for a new buffer).
+func protobufEnvelope(dst []byte, gvk schema.GroupVersionKind, raw []byte) ([]byte, error) {
 	unk := runtime.Unknown{TypeMeta: runtime.TypeMeta{APIVersion: gvk.GroupVersion().String(), Kind: gvk.Kind}, Raw: raw}
-	out := make([]byte, len(protobufMagic)+unk.Size())
+	n := len(protobufMagic) + unk.Size()
+	out := slices.Grow(dst[:0], n)[:n]
 	copy(out, protobufMagic)
 	if _, err := unk.MarshalToSizedBuffer(out[len(protobufMagic):]); err != nil {
 		return nil, fmt.Errorf("encode %s envelope: %w", gvk.Kind, err)
