@@ -197,7 +197,8 @@ func typedChangedLeaves(a, b reflect.Value, path fieldpath.Path, out *[]fieldpat
 		}
 		return typedChangedLeaves(a.Elem(), b.Elem(), path, out)
 	}
-	if t.Implements(jsonMarshaler) || reflect.PointerTo(t).Implements(jsonMarshaler) {
+	info := typeInfoOf(t)
+	if info.marshaler {
 		return leaf()
 	}
 	switch t.Kind() {
@@ -205,30 +206,20 @@ func typedChangedLeaves(a, b reflect.Value, path fieldpath.Path, out *[]fieldpat
 		if a.IsZero() && b.IsZero() {
 			return true // as a compare view leaves what is equal
 		}
-		for i := range t.NumField() {
-			f := t.Field(i)
-			if !f.IsExported() {
-				continue
-			}
-			name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
-			switch {
-			case name == "-":
-				continue
-			case name == "" && (f.Anonymous || strings.Contains(opts, "inline")):
-				if len(path) == 0 && f.Type == reflect.TypeFor[metav1.TypeMeta]() {
+		for _, f := range info.fields {
+			if f.inline {
+				if len(path) == 0 && f.typeMeta {
 					continue // apiVersion and kind
 				}
-				if !typedChangedLeaves(a.Field(i), b.Field(i), path, out) {
+				if !typedChangedLeaves(a.Field(f.index), b.Field(f.index), path, out) {
 					return false
 				}
 				continue
-			case name == "":
-				name = f.Name
 			}
-			if len(path) == 1 && path[0].FieldName != nil && *path[0].FieldName == "metadata" && strippedMeta[name] {
+			if len(path) == 1 && path[0].FieldName != nil && *path[0].FieldName == "metadata" && strippedMeta[f.name] {
 				continue
 			}
-			if !typedChangedLeaves(a.Field(i), b.Field(i), append(path[:len(path):len(path)], fieldName(name)), out) {
+			if !typedChangedLeaves(a.Field(f.index), b.Field(f.index), append(path[:len(path):len(path)], fieldName(f.name)), out) {
 				return false
 			}
 		}
@@ -256,11 +247,71 @@ func typedChangedLeaves(a, b reflect.Value, path fieldpath.Path, out *[]fieldpat
 	return false
 }
 
+// typeInfo is what the walks over Go values need of a type, worked out
+// once: reading struct tags and asking about interfaces for every value
+// of every update was most of a Lease renewal's check.
+type typeInfo struct {
+	// marshaler says the type encodes itself (a time, a quantity): one
+	// scalar, not fields.
+	marshaler bool
+	// fields are a struct's exported fields with a JSON form.
+	fields []fieldInfo
+}
+
+type fieldInfo struct {
+	index int
+	name  string // JSON name
+	// inline fields (apiVersion and kind, inline structs) have no name
+	// of their own: their fields are their parent's.
+	inline   bool
+	typeMeta bool
+}
+
+var typeInfos sync.Map // reflect.Type -> *typeInfo
+
+var typeMetaType = reflect.TypeFor[metav1.TypeMeta]()
+
+func typeInfoOf(t reflect.Type) *typeInfo {
+	if i, ok := typeInfos.Load(t); ok {
+		return i.(*typeInfo)
+	}
+	info := &typeInfo{marshaler: t.Implements(jsonMarshaler) || reflect.PointerTo(t).Implements(jsonMarshaler)}
+	if t.Kind() == reflect.Struct {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+			switch {
+			case name == "-":
+				continue
+			case name == "" && (f.Anonymous || strings.Contains(opts, "inline")):
+				info.fields = append(info.fields, fieldInfo{index: i, inline: true, typeMeta: f.Type == typeMetaType})
+				continue
+			case name == "":
+				name = f.Name
+			}
+			info.fields = append(info.fields, fieldInfo{index: i, name: name})
+		}
+	}
+	typeInfos.Store(t, info)
+	return info
+}
+
 // equalLeaves compares two values JSON writes as one scalar (times and
 // quantities by their meaning, as the API does).
 func equalLeaves(a, b reflect.Value) bool {
-	if a.Comparable() && b.Comparable() && a.Kind() != reflect.Struct {
+	if a.Kind() != reflect.Struct && a.Comparable() && b.Comparable() {
 		return a.Equal(b)
+	}
+	if a.CanAddr() && b.CanAddr() {
+		switch x := a.Addr().Interface().(type) {
+		case *metav1.Time:
+			return x.UTC() == b.Addr().Interface().(*metav1.Time).UTC()
+		case *metav1.MicroTime:
+			return x.UTC() == b.Addr().Interface().(*metav1.MicroTime).UTC()
+		}
 	}
 	return apiequality.Semantic.DeepEqual(a.Interface(), b.Interface())
 }

@@ -383,4 +383,12 @@ func BenchmarkLeaseRenewalManagedFields(b *testing.B) {
 			}
 		}
 	})
+	// What a renewal costs the server's field managers, views and all.
+	b.Run("update", func(b *testing.B) {
+		for range b.N {
+			if err := fm.update(leases, "", live, next.DeepCopy(), "kubelet"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -2,7 +2,6 @@ package apiserver
 
 import (
 	"reflect"
-	"strings"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -63,34 +62,27 @@ var objectMetaType = reflect.TypeFor[metav1.ObjectMeta]()
 // fields that differ. Inline fields (apiVersion and kind) stay as they
 // are: the field manager reads the kind.
 func zeroEqualFields(a, b reflect.Value, root bool) {
-	t := a.Type()
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if !f.IsExported() || name == "-" || f.Anonymous && name == "" {
+	for _, f := range typeInfoOf(a.Type()).fields {
+		if f.inline {
 			continue
 		}
-		fa, fb := a.Field(i), b.Field(i)
-		if root && f.Type == objectMetaType {
+		fa, fb := a.Field(f.index), b.Field(f.index)
+		ft := fa.Type()
+		if root && ft == objectMetaType {
 			// Only the object's own: a pod template's are fields like any other.
 			fa.FieldByName("ManagedFields").SetZero()
 			fb.FieldByName("ManagedFields").SetZero()
 		}
-		if reflect.DeepEqual(fa.Interface(), fb.Interface()) {
+		// Through pointers: boxing the values themselves would copy each.
+		if reflect.DeepEqual(fa.Addr().Interface(), fb.Addr().Interface()) {
 			fa.SetZero()
 			fb.SetZero()
 			continue
 		}
-		if f.Type.Kind() == reflect.Struct && !implementsMarshaler(f.Type) {
+		if ft.Kind() == reflect.Struct && !typeInfoOf(ft).marshaler {
 			zeroEqualFields(fa, fb, false)
 		}
 	}
-}
-
-// implementsMarshaler says whether t encodes itself (a time, a quantity):
-// such a struct is one scalar, not fields.
-func implementsMarshaler(t reflect.Type) bool {
-	return t.Implements(jsonMarshaler) || reflect.PointerTo(t).Implements(jsonMarshaler)
 }
 
 // viewingConverter is the type converter the field managers of built-in

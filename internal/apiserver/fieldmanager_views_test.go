@@ -204,7 +204,7 @@ func mix(rnd *rand.Rand, dst, src reflect.Value, depth int) {
 			dst.Field(i).Set(src.Field(i))
 		case r < 3:
 			dst.Field(i).SetZero()
-		case f.Type.Kind() == reflect.Struct && depth < 3 && !implementsMarshaler(f.Type):
+		case f.Type.Kind() == reflect.Struct && depth < 3 && !typeInfoOf(f.Type).marshaler:
 			mix(rnd, dst.Field(i), src.Field(i), depth+1)
 		}
 	}
@@ -223,7 +223,7 @@ func touchStrings(rnd *rand.Rand, v reflect.Value) {
 			touchStrings(rnd, v.Index(i))
 		}
 	case reflect.Struct:
-		if implementsMarshaler(v.Type()) {
+		if typeInfoOf(v.Type()).marshaler {
 			return
 		}
 		for i := range v.NumField() {

@@ -290,7 +290,7 @@ func topLevelFields(t reflect.Type) map[string]int {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if f.IsExported() && name != "" && name != "-" && f.Type.Kind() == reflect.Struct && !implementsMarshaler(f.Type) {
+		if f.IsExported() && name != "" && name != "-" && f.Type.Kind() == reflect.Struct && !typeInfoOf(f.Type).marshaler {
 			m[name] = i
 		}
 	}
