@@ -708,25 +708,99 @@ type cacheWatcher struct {
 	initial   []watchEvent
 	done      chan struct{}
 	closeOnce sync.Once
+
+	// overflow holds, in order, the events that came while ch was full,
+	// and every event after them until the watch has taken them
+	// (takeOverflow); more says there are some.
+	mu       sync.Mutex
+	overflow []watchEvent
+	more     chan struct{}
 }
 
-const watcherBuffer = 1024
+// watcherBuffer is each watch's channel; maxOverflow how many more events
+// a watch may fall behind by before it is closed. Kubernetes lets the
+// dispatcher wait a short time budget for a full watcher before closing
+// it; here the dispatcher holds the cache's lock, so a watcher that is
+// momentarily slower than a burst of writes (a client decoding ten
+// thousand pods) queues the rest instead, up to a bound that keeps an
+// unresponsive client from holding memory without end (about 1 MB).
+const (
+	watcherBuffer = 1024
+	maxOverflow   = 32 * 1024
+)
+
+func newCacheWatcher(f filter, bookmarks bool) *cacheWatcher {
+	return &cacheWatcher{filter: f, bookmarks: bookmarks, ch: make(chan watchEvent, watcherBuffer),
+		done: make(chan struct{}), more: make(chan struct{}, 1)}
+}
 
 func (w *cacheWatcher) stop() { w.closeOnce.Do(func() { close(w.done) }) }
 
-// dispatch sends ev to every watcher; a watcher that cannot keep up is
-// closed, and its client re-establishes the watch from its last version, as
-// with Kubernetes. Callers hold mu.
+// add queues ev after every event before it, and reports false when the
+// watcher has fallen too far behind.
+func (w *cacheWatcher) add(ev watchEvent) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.overflow) == 0 {
+		select {
+		case w.ch <- ev:
+			return true
+		default:
+		}
+	}
+	if len(w.overflow) >= maxOverflow {
+		return false
+	}
+	w.overflow = append(w.overflow, ev)
+	select {
+	case w.more <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// takeOverflow returns the events that overflowed the channel, once
+// everything queued before them has been taken from it.
+func (w *cacheWatcher) takeOverflow() []watchEvent {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.ch) > 0 {
+		return nil
+	}
+	o := w.overflow
+	w.overflow = nil
+	return o
+}
+
+// drain sends, in order, the events queued in the channel now and then
+// what overflowed it; it stops at the first send that fails.
+func (w *cacheWatcher) drain(send func(watchEvent) bool) bool {
+	for n := len(w.ch); n > 0; n-- {
+		if !send(<-w.ch) {
+			return false
+		}
+	}
+	for o := w.takeOverflow(); o != nil; o = w.takeOverflow() {
+		for _, ev := range o {
+			if !send(ev) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// dispatch sends ev to every watcher; a watcher that falls too far behind
+// is closed, and its client re-establishes the watch from its last
+// version, as with Kubernetes. Callers hold mu.
 func (c *resourceCache) dispatch(ev cacheEvent) {
 	for w := range c.watchers {
 		we, ok := translate(&w.filter, ev)
 		if !ok {
 			continue
 		}
-		select {
-		case w.ch <- we:
-		default:
-			c.log.Warn("closing slow watcher", "buffered", len(w.ch))
+		if !w.add(we) {
+			c.log.Warn("closing slow watcher", "behind", len(w.ch)+maxOverflow)
 			delete(c.watchers, w)
 			w.stop()
 		}
@@ -770,7 +844,7 @@ func (c *resourceCache) watch(ctx context.Context, f filter, fromRev int64, send
 	if c.convErr != nil {
 		return nil, c.convErr
 	}
-	w := &cacheWatcher{filter: f, bookmarks: bookmarks, ch: make(chan watchEvent, watcherBuffer), done: make(chan struct{})}
+	w := newCacheWatcher(f, bookmarks)
 	if fromRev == 0 || sendInitial {
 		keys := make([]string, 0, len(c.items))
 		for k, e := range c.items {
@@ -829,9 +903,15 @@ func (c *resourceCache) sendBookmarks() {
 		if !w.bookmarks {
 			continue
 		}
-		select {
-		case w.ch <- watchEvent{typ: watch.Bookmark, rev: c.rev}:
-		default:
+		// Behind the events already queued; a watcher that far behind
+		// gains nothing from a bookmark.
+		w.mu.Lock()
+		if len(w.overflow) == 0 {
+			select {
+			case w.ch <- watchEvent{typ: watch.Bookmark, rev: c.rev}:
+			default:
+			}
 		}
+		w.mu.Unlock()
 	}
 }

@@ -1,6 +1,8 @@
 package apiserver
 
 import (
+	"io"
+	"log/slog"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/labels"
@@ -116,5 +118,66 @@ func TestHistoryAgesOutAfterQuietTicks(t *testing.T) {
 		if got, want := c.history[(start+i)%len(c.history)].rev, int64(3051+i); got != want {
 			t.Fatalf("event %d has revision %d, want %d", i, got, want)
 		}
+	}
+}
+
+// A watcher that falls more than its channel behind keeps every event, in
+// order, and stays open; one that falls maxOverflow further behind is
+// closed. Its consumer (drain, as the watch handler uses it) may run
+// while events keep coming.
+func TestSlowWatcherQueuesThenCloses(t *testing.T) {
+	c := &resourceCache{watchers: map[*cacheWatcher]struct{}{}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	w := newCacheWatcher(filter{}, false)
+	c.watchers[w] = struct{}{}
+	rev := int64(0)
+	add := func(n int) {
+		for range n {
+			rev++
+			c.dispatch(cacheEvent{typ: watch.Added, cur: &entry{key: "k", rev: rev}, rev: rev})
+		}
+	}
+	var got []int64
+	send := func(ev watchEvent) bool { got = append(got, ev.rev); return true }
+
+	add(watcherBuffer + 5000)
+	if _, open := c.watchers[w]; !open {
+		t.Fatal("a watcher 5,000 events past its channel was closed")
+	}
+	// Take some, then more arrive while the overflow is still queued
+	// (they must come after it), then take the rest.
+	for range 10 {
+		send(<-w.ch)
+	}
+	add(3)
+	if !w.drain(send) {
+		t.Fatal("drain failed")
+	}
+	add(2)
+	for len(w.ch) > 0 || len(w.overflow) > 0 {
+		if !w.drain(send) {
+			t.Fatal("drain failed")
+		}
+	}
+	if len(got) != int(rev) {
+		t.Fatalf("received %d of %d events", len(got), rev)
+	}
+	for i, r := range got {
+		if r != int64(i+1) {
+			t.Fatalf("event %d has revision %d: out of order", i, r)
+		}
+	}
+
+	add(watcherBuffer + maxOverflow)
+	if _, open := c.watchers[w]; !open {
+		t.Fatal("closed before its bound")
+	}
+	add(1)
+	if _, open := c.watchers[w]; open {
+		t.Fatal("a watcher past its bound stays open")
+	}
+	select {
+	case <-w.done:
+	default:
+		t.Fatal("the closed watcher was not stopped")
 	}
 }

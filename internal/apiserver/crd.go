@@ -115,6 +115,7 @@ func (s *Server) runCustomResources(ctx context.Context, synced chan<- struct{})
 			case <-w.done:
 				open = false // a slow watcher was dropped: watch again
 			case <-w.ch:
+			case <-w.more:
 			case <-retry:
 			}
 			// Take every queued change at once: one rebuild for a burst.
@@ -122,7 +123,7 @@ func (s *Server) runCustomResources(ctx context.Context, synced chan<- struct{})
 				select {
 				case <-w.ch:
 				default:
-					drained = true
+					drained = w.takeOverflow() == nil && len(w.ch) == 0
 				}
 			}
 		}

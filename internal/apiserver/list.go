@@ -421,14 +421,16 @@ func (q *request) watch() {
 	for {
 		select {
 		case ev := <-w.ch:
-			if !send(ev) {
+			// Send what is already queued too before flushing once.
+			if !send(ev) || !w.drain(send) {
 				return
 			}
-			// Drain what is already queued before flushing once.
-			for n := len(w.ch); n > 0; n-- {
-				if !send(<-w.ch) {
-					return
-				}
+			if flusher != nil {
+				flusher.Flush()
+			}
+		case <-w.more:
+			if !w.drain(send) {
+				return
 			}
 			if flusher != nil {
 				flusher.Flush()
