@@ -723,10 +723,12 @@ type cacheWatcher struct {
 // it; here the dispatcher holds the cache's lock, so a watcher that is
 // momentarily slower than a burst of writes (a client decoding ten
 // thousand pods) queues the rest instead, up to a bound that keeps an
-// unresponsive client from holding memory without end (about 1 MB).
+// unresponsive client from holding memory without end: each queued event
+// keeps the version of the object it carries (a pod's is about 2 KB, so
+// at most some 40 MB for a watcher that far behind).
 const (
 	watcherBuffer = 1024
-	maxOverflow   = 32 * 1024
+	maxOverflow   = 16 * 1024
 )
 
 func newCacheWatcher(f filter, bookmarks bool) *cacheWatcher {
