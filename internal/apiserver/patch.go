@@ -6,8 +6,6 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
-	"strings"
-	"sync"
 
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -232,7 +230,7 @@ func mergeFieldsTyped(p map[string]any, cur runtime.Object, gvk schema.GroupVers
 	if _, u := cur.(runtime.Unstructured); u || v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
 		return nil, false
 	}
-	fields := topLevelFields(v.Elem().Type())
+	t := v.Elem().Type()
 	for k, pv := range p {
 		switch k {
 		case "apiVersion":
@@ -246,7 +244,7 @@ func mergeFieldsTyped(p map[string]any, cur runtime.Object, gvk schema.GroupVers
 			}
 			continue
 		}
-		if _, ok := fields[k]; !ok {
+		if _, ok := structField(t, k); !ok {
 			return nil, false
 		}
 		if _, isMap := pv.(map[string]any); !isMap && pv != nil {
@@ -256,7 +254,7 @@ func mergeFieldsTyped(p map[string]any, cur runtime.Object, gvk schema.GroupVers
 	out := cur.DeepCopyObject()
 	ov := reflect.ValueOf(out).Elem()
 	for k, pv := range p {
-		i, ok := fields[k]
+		i, ok := structField(t, k)
 		if !ok {
 			continue // apiVersion or kind
 		}
@@ -279,23 +277,17 @@ func mergeFieldsTyped(p map[string]any, cur runtime.Object, gvk schema.GroupVers
 	return out, true
 }
 
-// topLevelFieldsCache maps a type to its struct-valued fields by JSON name.
-var topLevelFieldsCache sync.Map // reflect.Type -> map[string]int
-
-func topLevelFields(t reflect.Type) map[string]int {
-	if m, ok := topLevelFieldsCache.Load(t); ok {
-		return m.(map[string]int)
-	}
-	m := map[string]int{}
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if f.IsExported() && name != "" && name != "-" && f.Type.Kind() == reflect.Struct && !typeInfoOf(f.Type).marshaler {
-			m[name] = i
+// structField returns the index of t's field named name in JSON when it
+// holds a struct (metadata, spec, status).
+func structField(t reflect.Type, name string) (int, bool) {
+	for _, f := range typeInfoOf(t).fields {
+		if f.inline || f.name != name {
+			continue
 		}
+		ft := t.Field(f.index).Type
+		return f.index, ft.Kind() == reflect.Struct && !typeInfoOf(ft).marshaler
 	}
-	topLevelFieldsCache.Store(t, m)
-	return m
+	return 0, false
 }
 
 // hasFloat reports whether v holds a number that is not an integer: the
