@@ -99,11 +99,11 @@ func (c viewingConverter) ObjectToTyped(obj runtime.Object, opts ...typed.Valida
 	return c.TypeConverter.ObjectToTyped(obj, opts...)
 }
 
-// compareViews returns the views of live and obj, or live and obj
-// themselves when views are off or cannot be used: when a manager tracks
+// viewsFor returns the views of live and obj, or live and obj themselves
+// when views are off or cannot be used: when a manager tracks
 // fields in a version other than gv, the field manager compares after a
 // conversion, which could combine a zeroed field with one that changed.
-func (f *fieldManagers) compareViews(gv string, live, obj runtime.Object) (runtime.Object, runtime.Object, bool) {
+func (f *fieldManagers) viewsFor(gv string, live, obj runtime.Object) (runtime.Object, runtime.Object, bool) {
 	if f.views == nil || !sameVersionManagers(gv, live) || !sameVersionManagers(gv, obj) {
 		return live, obj, false
 	}

@@ -100,7 +100,7 @@ func TestCompareViewsKeepManagedFields(t *testing.T) {
 			if g, w := comparable(t, live2, got2), comparable(t, live2, want2); !apiequality.Semantic.DeepEqual(g, w) {
 				t.Fatalf("%s %q #%d again: managedFields through views differ from the whole comparison:\n got %+v\nwant %+v", gvk.Kind, sub, i, g, w)
 			}
-			lv, ov, _ := viewed.compareViews(res.GroupVersionKind().GroupVersion().String(), live2, again)
+			lv, ov, _ := viewed.viewsFor(res.GroupVersionKind().GroupVersion().String(), live2, again)
 			if updateOwnedComparing(res.GroupVersionKind().GroupVersion().String(), sub, live2, again.DeepCopyObject(), lv, ov, "changer", time.Now()) {
 				quick++
 			}

@@ -231,6 +231,7 @@ func mergeFieldsTyped(p map[string]any, cur runtime.Object, gvk schema.GroupVers
 		return nil, false
 	}
 	t := v.Elem().Type()
+	fields := make(map[string]int, len(p))
 	for k, pv := range p {
 		switch k {
 		case "apiVersion":
@@ -244,9 +245,11 @@ func mergeFieldsTyped(p map[string]any, cur runtime.Object, gvk schema.GroupVers
 			}
 			continue
 		}
-		if _, ok := structField(t, k); !ok {
+		i, ok := structField(t, k)
+		if !ok {
 			return nil, false
 		}
+		fields[k] = i
 		if _, isMap := pv.(map[string]any); !isMap && pv != nil {
 			return nil, false
 		}
@@ -254,7 +257,7 @@ func mergeFieldsTyped(p map[string]any, cur runtime.Object, gvk schema.GroupVers
 	out := cur.DeepCopyObject()
 	ov := reflect.ValueOf(out).Elem()
 	for k, pv := range p {
-		i, ok := structField(t, k)
+		i, ok := fields[k]
 		if !ok {
 			continue // apiVersion or kind
 		}
