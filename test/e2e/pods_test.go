@@ -56,8 +56,31 @@ func startNodeWith(t *testing.T, opts serverOpts) *node {
 	n.server = startServer(t, n.opts)
 	n.opts.Ports = &n.Ports
 	t.Cleanup(func() { n.deleteEverything(t) })
+	t.Cleanup(func() { n.logPodsIfFailed(t) })
 	n.waitNodeReady(t)
 	return n
+}
+
+// logPodsIfFailed shows, for a failed test, where each pod stood and the
+// events that led there, while the server still answers: the server log
+// alone does not say why a rollout did not finish.
+func (n *node) logPodsIfFailed(t *testing.T) {
+	if !t.Failed() {
+		return
+	}
+	select {
+	case <-n.exited:
+		return
+	default:
+	}
+	for _, args := range [][]string{
+		{"get", "pods", "-A", "-o", "wide"},
+		{"describe", "pods"},
+		{"get", "events", "-A", "--sort-by=.lastTimestamp"},
+	} {
+		out, err := kubectl(t, n.Kubeconfig, args...)
+		t.Logf("kubectl %s (err %v):\n%s", strings.Join(args, " "), err, tail(out, 6000))
+	}
 }
 
 // deleteEverything removes the test's pods through the API and waits

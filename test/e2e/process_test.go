@@ -290,15 +290,32 @@ func get(c *http.Client, url string) (int, string, error) {
 }
 
 // kubectl runs the real kubectl with kubeconfig and returns its output.
+// A command that waits (rollout status, wait) gets its own --timeout and
+// some more before it is killed, so that it fails with kubectl's own
+// message rather than a kill signal.
 func kubectl(t *testing.T, kubeconfig string, args ...string) (string, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), kubectlDeadline(args))
 	defer cancel()
 	cmd := exec.CommandContext(ctx, kubectlPath(t), append([]string{"--kubeconfig", kubeconfig}, args...)...)
 	// A private HOME keeps kubectl's discovery cache out of the user's.
 	cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "KUBECONFIG="+kubeconfig)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// kubectlDeadline is how long kubectl may run with args: 30 s, or 15 s
+// past a longer --timeout.
+func kubectlDeadline(args []string) time.Duration {
+	d := 30 * time.Second
+	for _, a := range args {
+		if v, ok := strings.CutPrefix(a, "--timeout="); ok {
+			if t, err := time.ParseDuration(v); err == nil && t+15*time.Second > d {
+				d = t + 15*time.Second
+			}
+		}
+	}
+	return d
 }
 
 func mustKubectl(t *testing.T, kubeconfig string, args ...string) string {
