@@ -28,6 +28,9 @@ type fieldManagers struct {
 	// field manager compares in place of the two it was given
 	// (compareViews); nil turns them off.
 	views *sync.Map
+	// shapes remembers the field set of each shape of object created
+	// (createShapes); nil turns it off.
+	shapes *createShapes
 }
 
 // fieldManagerKey is by resource pointer: a custom resource whose CRD
@@ -38,7 +41,8 @@ type fieldManagerKey struct {
 }
 
 func newFieldManagers(tc managedfields.TypeConverter) fieldManagers {
-	return fieldManagers{tc: tc, m: map[fieldManagerKey]*managedfields.FieldManager{}, views: &sync.Map{}}
+	return fieldManagers{tc: tc, m: map[fieldManagerKey]*managedfields.FieldManager{}, views: &sync.Map{},
+		shapes: newCreateShapes()}
 }
 
 // strategyDefaulter applies a resource's defaults during apply, so applied
@@ -94,7 +98,22 @@ func (f *fieldManagers) update(res *api.Resource, subresource string, live, obj 
 	gv := res.GroupVersionKind().GroupVersion().String()
 	obj.GetObjectKind().SetGroupVersionKind(res.GroupVersionKind())
 	var out runtime.Object
+	var shape createShape
 	if live == nil {
+		if f.shapes != nil && subresource == "" {
+			var ok bool
+			if shape, ok = createShapeKey(fieldManagerKey{res, subresource}, gv, obj); ok {
+				if fields, hit := f.shapes.fields(shape); hit {
+					a, err := meta.Accessor(obj)
+					if err != nil {
+						return fmt.Errorf("track managed fields: %w", err)
+					}
+					a.SetManagedFields([]metav1.ManagedFieldsEntry{createdEntry(manager, gv, fields, time.Now())})
+					truncateManagedFieldTimes(obj)
+					return nil
+				}
+			}
+		}
 		// A create compares obj with an empty object: nothing to leave out.
 		live = res.New()
 		live.GetObjectKind().SetGroupVersionKind(res.GroupVersionKind())
@@ -120,7 +139,29 @@ func (f *fieldManagers) update(res *api.Resource, subresource string, live, obj 
 	}
 	assign(obj, out)
 	truncateManagedFieldTimes(obj)
+	if shape.key != nil {
+		f.rememberCreate(shape, obj, manager, gv)
+	}
 	return nil
+}
+
+// rememberCreate keeps the field set a create got for others of its shape,
+// when it is the one entry such a create is expected to get.
+func (f *fieldManagers) rememberCreate(shape createShape, obj runtime.Object, manager, gv string) {
+	a, err := meta.Accessor(obj)
+	if err != nil {
+		return
+	}
+	mf := a.GetManagedFields()
+	if len(mf) != 1 {
+		return
+	}
+	e := mf[0]
+	if e.Manager != manager || e.Operation != metav1.ManagedFieldsOperationUpdate || e.APIVersion != gv ||
+		e.Subresource != "" || e.FieldsType != "FieldsV1" || e.FieldsV1 == nil {
+		return
+	}
+	f.shapes.remember(shape, e.FieldsV1.Raw)
 }
 
 // truncateManagedFieldTimes drops the sub-second part the field manager's

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -265,6 +266,9 @@ type fieldInfo struct {
 	// of their own: their fields are their parent's.
 	inline   bool
 	typeMeta bool
+	// omitEmpty says the field is left out when its value is its type's
+	// zero value (struct types never are).
+	omitEmpty bool
 }
 
 var typeInfos sync.Map // reflect.Type -> *typeInfo
@@ -292,7 +296,7 @@ func typeInfoOf(t reflect.Type) *typeInfo {
 			case name == "":
 				name = f.Name
 			}
-			info.fields = append(info.fields, fieldInfo{index: i, name: name})
+			info.fields = append(info.fields, fieldInfo{index: i, name: name, omitEmpty: slices.Contains(strings.Split(opts, ","), "omitempty")})
 		}
 	}
 	typeInfos.Store(t, info)
