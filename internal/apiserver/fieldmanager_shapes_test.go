@@ -28,26 +28,6 @@ func TestCreateShapesMatchFieldManager(t *testing.T) {
 	reg, base := fastTestManagers(t)
 	plain := &fieldManagers{tc: base.tc, m: map[fieldManagerKey]*managedfields.FieldManager{}}
 	shaped := &fieldManagers{tc: base.tc, m: map[fieldManagerKey]*managedfields.FieldManager{}, shapes: newCreateShapes()}
-	kinds := []schema.GroupVersionKind{
-		{Version: "v1", Kind: "Pod"},
-		{Version: "v1", Kind: "Node"},
-		{Version: "v1", Kind: "Service"},
-		{Version: "v1", Kind: "ConfigMap"},
-		{Version: "v1", Kind: "Secret"},
-		{Version: "v1", Kind: "Event"},
-		{Version: "v1", Kind: "Endpoints"},
-		{Version: "v1", Kind: "PersistentVolumeClaim"},
-		{Group: "apps", Version: "v1", Kind: "Deployment"},
-		{Group: "apps", Version: "v1", Kind: "ReplicaSet"},
-		{Group: "apps", Version: "v1", Kind: "DaemonSet"},
-		{Group: "apps", Version: "v1", Kind: "StatefulSet"},
-		{Group: "apps", Version: "v1", Kind: "ControllerRevision"},
-		{Group: "batch", Version: "v1", Kind: "Job"},
-		{Group: "batch", Version: "v1", Kind: "CronJob"},
-		{Group: "coordination.k8s.io", Version: "v1", Kind: "Lease"},
-		{Group: "discovery.k8s.io", Version: "v1", Kind: "EndpointSlice"},
-		{Group: "networking.k8s.io", Version: "v1", Kind: "Ingress"},
-	}
 	f := fuzzer.FuzzerFor(metafuzzer.Funcs, rand.NewSource(21), api.Codecs).NilChance(0.3).NumElements(0, 2)
 	rnd := rand.New(rand.NewSource(22))
 	compared, hits := 0, 0
@@ -78,7 +58,7 @@ func TestCreateShapesMatchFieldManager(t *testing.T) {
 			hits++
 		}
 	}
-	for _, gvk := range kinds {
+	for _, gvk := range fieldTestKinds {
 		res := resourceFor(t, reg, gvk)
 		for i := 0; i < 30; i++ {
 			obj := fuzzed(f, res)
@@ -142,6 +122,28 @@ func randomSuffix(rnd *rand.Rand) string {
 		b[i] = chars[rnd.Intn(len(chars))]
 	}
 	return string(b)
+}
+
+// fieldTestKinds are the built-in kinds the field manager tests fuzz.
+var fieldTestKinds = []schema.GroupVersionKind{
+	{Version: "v1", Kind: "Pod"},
+	{Version: "v1", Kind: "Node"},
+	{Version: "v1", Kind: "Service"},
+	{Version: "v1", Kind: "ConfigMap"},
+	{Version: "v1", Kind: "Secret"},
+	{Version: "v1", Kind: "Event"},
+	{Version: "v1", Kind: "Endpoints"},
+	{Version: "v1", Kind: "PersistentVolumeClaim"},
+	{Group: "apps", Version: "v1", Kind: "Deployment"},
+	{Group: "apps", Version: "v1", Kind: "ReplicaSet"},
+	{Group: "apps", Version: "v1", Kind: "DaemonSet"},
+	{Group: "apps", Version: "v1", Kind: "StatefulSet"},
+	{Group: "apps", Version: "v1", Kind: "ControllerRevision"},
+	{Group: "batch", Version: "v1", Kind: "Job"},
+	{Group: "batch", Version: "v1", Kind: "CronJob"},
+	{Group: "coordination.k8s.io", Version: "v1", Kind: "Lease"},
+	{Group: "discovery.k8s.io", Version: "v1", Kind: "EndpointSlice"},
+	{Group: "networking.k8s.io", Version: "v1", Kind: "Ingress"},
 }
 
 // Objects that bring managedFields of their own or kubectl's last-applied

@@ -32,22 +32,10 @@ func TestCompareViewsKeepManagedFields(t *testing.T) {
 		t.Fatal("the server's field managers compare whole objects: views are off")
 	}
 	whole := &fieldManagers{tc: viewed.tc, m: map[fieldManagerKey]*managedfields.FieldManager{}}
-	kinds := []schema.GroupVersionKind{
-		{Version: "v1", Kind: "Pod"},
-		{Version: "v1", Kind: "Node"},
-		{Version: "v1", Kind: "Service"},
-		{Version: "v1", Kind: "ConfigMap"},
-		{Version: "v1", Kind: "PersistentVolumeClaim"},
-		{Group: "apps", Version: "v1", Kind: "Deployment"},
-		{Group: "apps", Version: "v1", Kind: "ReplicaSet"},
-		{Group: "apps", Version: "v1", Kind: "StatefulSet"},
-		{Group: "batch", Version: "v1", Kind: "Job"},
-		{Group: "coordination.k8s.io", Version: "v1", Kind: "Lease"},
-	}
 	f := fuzzer.FuzzerFor(metafuzzer.Funcs, rand.NewSource(11), api.Codecs).NilChance(0.3).NumElements(0, 2)
 	rnd := rand.New(rand.NewSource(12))
 	compared, viewedRuns, quick := 0, 0, 0
-	for _, gvk := range kinds {
+	for _, gvk := range fieldTestKinds {
 		res := resourceFor(t, reg, gvk)
 		subs := []string{""}
 		if res.HasSubresource("status") {
