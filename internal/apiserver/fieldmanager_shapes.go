@@ -47,11 +47,10 @@ const maxCreateShapes = 1024
 
 func newCreateShapes() *createShapes { return &createShapes{m: map[string][]byte{}} }
 
-// createShape is one create's shape key. Every pod gets a service account
-// volume whose name ends in five random characters, and that name is a
-// key of two lists (volumes, and the containers' volumeMounts), so it is
-// in the field set: the key and the remembered field set hold a
-// placeholder in its place.
+// createShape is one create's shape key. Pods get a service account
+// volume whose name ends in random characters, and volumes is a list
+// keyed by name, so the name is in the field set: the key and the
+// remembered field set hold a placeholder in its place.
 type createShape struct {
 	key   []byte
 	token string
