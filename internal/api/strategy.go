@@ -33,6 +33,9 @@ type Strategy struct {
 	Validate func(obj runtime.Object) field.ErrorList
 	// ValidateUpdate checks an update, including immutable fields.
 	ValidateUpdate func(obj, old runtime.Object) field.ErrorList
+	// ValidateStatusUpdate checks a write through the status subresource,
+	// whose spec the server kept as stored; nil means ValidateUpdate.
+	ValidateStatusUpdate func(obj, old runtime.Object) field.ErrorList
 	// Columns are the Table columns kubectl shows (priority 1 is -o wide).
 	Columns []metav1.TableColumnDefinition
 	// Row returns the cells for one object, matching Columns; now is the
@@ -64,6 +67,9 @@ func (s *Strategy) FillDefaults() {
 	}
 	if s.ValidateUpdate == nil {
 		s.ValidateUpdate = func(runtime.Object, runtime.Object) field.ErrorList { return nil }
+	}
+	if s.ValidateStatusUpdate == nil {
+		s.ValidateStatusUpdate = s.ValidateUpdate
 	}
 	if s.Fields == nil {
 		s.Fields = func(runtime.Object) fields.Set { return fields.Set{} }

@@ -425,6 +425,52 @@ func TestPodValidateUpdate(t *testing.T) {
 	})
 }
 
+// A status report is checked for its metadata and addresses, as
+// Kubernetes checks pods/status; the spec it carries is the stored one.
+func TestPodValidateStatusUpdate(t *testing.T) {
+	res := coreRes(t, "pods")
+	old := corePod(nil)
+	if errs := coreCreate(res, old); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	ips := func(a ...string) []corev1.PodIP {
+		out := make([]corev1.PodIP, len(a))
+		for i, ip := range a {
+			out[i] = corev1.PodIP{IP: ip}
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name   string
+		mutate func(*corev1.Pod)
+		want   []string
+	}{
+		{"running", func(p *corev1.Pod) {
+			p.Status.Phase, p.Status.PodIP, p.Status.PodIPs = corev1.PodRunning, "10.42.0.5", ips("10.42.0.5")
+			p.Status.HostIP, p.Status.HostIPs = "192.0.2.1", []corev1.HostIP{{IP: "192.0.2.1"}}
+		}, nil},
+		{"dual stack", func(p *corev1.Pod) { p.Status.PodIP, p.Status.PodIPs = "10.42.0.5", ips("10.42.0.5", "fd00::5") }, nil},
+		{"podIP without podIPs", func(p *corev1.Pod) { p.Status.PodIP = "10.42.0.5" }, nil},
+		{"bad podIP", func(p *corev1.Pod) { p.Status.PodIP = "10.42.0" }, []string{"status.podIP: Invalid value"}},
+		{"podIPs not led by podIP", func(p *corev1.Pod) { p.Status.PodIP, p.Status.PodIPs = "10.42.0.5", ips("10.42.0.6") },
+			[]string{"status.podIPs[0].ip: Invalid value"}},
+		{"two of one family", func(p *corev1.Pod) { p.Status.PodIP, p.Status.PodIPs = "10.42.0.5", ips("10.42.0.5", "10.42.0.6") },
+			[]string{"status.podIPs: Invalid value"}},
+		{"three addresses", func(p *corev1.Pod) {
+			p.Status.PodIP, p.Status.PodIPs = "10.42.0.5", ips("10.42.0.5", "fd00::5", "10.42.0.6")
+		}, []string{"status.podIPs: Too many"}},
+		{"bad hostIP", func(p *corev1.Pod) { p.Status.HostIP = "node-1" }, []string{"status.hostIP: Invalid value"}},
+		{"bad nominated node", func(p *corev1.Pod) { p.Status.NominatedNodeName = "Node_1" }, []string{"status.nominatedNodeName: Invalid value"}},
+		{"bad label", func(p *corev1.Pod) { p.Labels = map[string]string{"a b": "c"} }, []string{"metadata.labels: Invalid value"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := old.DeepCopy()
+			tc.mutate(pod)
+			coreWantErrs(t, res.Strategy.ValidateStatusUpdate(pod, old), tc.want...)
+		})
+	}
+}
+
 func TestPodRow(t *testing.T) {
 	res := coreRes(t, "pods")
 	running := corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}

@@ -428,7 +428,11 @@ func (s *Server) finishUpdate(ctx context.Context, q *request, cur runtime.Objec
 		q.res.Strategy.Default(obj)
 	}
 	if q.info.Subresource != "binding" {
-		errs := q.res.Strategy.ValidateUpdate(obj, cur)
+		validate := q.res.Strategy.ValidateUpdate
+		if q.info.Subresource == "status" {
+			validate = q.res.Strategy.ValidateStatusUpdate
+		}
+		errs := validate(obj, cur)
 		if _, isCSR := obj.(*certificatesv1.CertificateSigningRequest); isCSR {
 			// Who may approve or issue depends on the path of the write.
 			errs = append(errs, api.ValidateCSRSubresourceUpdate(q.info.Subresource, obj, cur)...)

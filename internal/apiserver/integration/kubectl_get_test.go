@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gureum/gureum/internal/testenv"
@@ -62,6 +63,12 @@ spec:
 	}
 	if front, err = s.Client.CoreV1().Pods(ns).UpdateStatus(ctx, front, metav1.UpdateOptions{}); err != nil {
 		t.Fatalf("pod status: %v", err)
+	}
+	// A status report is validated as pods/status is in Kubernetes.
+	bad := front.DeepCopy()
+	bad.Status.PodIPs = []corev1.PodIP{{IP: "10.42.0.8"}}
+	if _, err := s.Client.CoreV1().Pods(ns).UpdateStatus(ctx, bad, metav1.UpdateOptions{}); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "status.podIPs[0].ip") {
+		t.Fatalf("pod status with podIPs[0] other than podIP: %v, want 422 naming status.podIPs[0].ip", err)
 	}
 	kubectl(t, s, "create", "deployment", "web", "--image=nginx:1.25", "--replicas=2", "-n", ns)
 	kubectl(t, s, "create", "service", "clusterip", "web", "--tcp=80:8080", "-n", ns)
