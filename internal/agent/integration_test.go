@@ -199,6 +199,23 @@ func TestNodeRegistersAndRenewsLease(t *testing.T) {
 	if ready.Reason != "KubeletReady" || ready.Message != "kubelet is posting ready status" {
 		t.Errorf("Ready condition = %+v", ready)
 	}
+	// As kubelet does, the agent tells of the node's readiness.
+	eventually(t, 10*time.Second, "NodeReady event", func() (bool, string) {
+		ev, err := s.Client.CoreV1().Events("default").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		var seen []string
+		for _, e := range ev.Items {
+			if e.InvolvedObject.Kind == "Node" && e.InvolvedObject.Name == testNode {
+				if e.Reason == "NodeReady" && e.Source.Component == "kubelet" && e.Message == "Node "+testNode+" status is now: NodeReady" {
+					return true, ""
+				}
+				seen = append(seen, e.Reason+": "+e.Message)
+			}
+		}
+		return false, fmt.Sprint(seen)
+	})
 	wantAddr := []v1.NodeAddress{{Type: v1.NodeInternalIP, Address: "192.0.2.10"}, {Type: v1.NodeHostName, Address: "host-a"}}
 	if fmt.Sprint(node.Status.Addresses) != fmt.Sprint(wantAddr) {
 		t.Errorf("addresses = %v", node.Status.Addresses)

@@ -162,7 +162,11 @@ func (a *Agent) registerNode(ctx context.Context, f hostFacts) (*v1.Node, error)
 	if err == nil {
 		// Create ignores status on servers that split it off; write it now.
 		n.Status = want.Status
-		return nodes.UpdateStatus(ctx, n, metav1.UpdateOptions{})
+		if n, err = nodes.UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
+			return nil, err
+		}
+		a.recordReadiness(n, nodeReady(n.Status))
+		return n, nil
 	}
 	if !apierrors.IsAlreadyExists(err) {
 		return nil, fmt.Errorf("create node: %w", err)
@@ -226,7 +230,21 @@ func (a *Agent) updateNodeStatus(ctx context.Context, force bool) (wrote, ready 
 	if _, err := nodes.Patch(ctx, a.cfg.NodeName, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "status"); err != nil {
 		return false, false, fmt.Errorf("patch node status: %w", err)
 	}
+	if nodeReady(n.Status) != ready {
+		a.recordReadiness(n, ready)
+	}
 	return true, ready, nil
+}
+
+// recordReadiness tells, as kubelet does, what the node's Ready condition
+// became: on its first report and whenever it changes. (The node
+// controller tells only of a node that stopped reporting.)
+func (a *Agent) recordReadiness(n *v1.Node, ready bool) {
+	reason := "NodeNotReady"
+	if ready {
+		reason = "NodeReady"
+	}
+	a.recorder.Eventf(n, v1.EventTypeNormal, reason, "Node %s status is now: %s", n.Name, reason)
 }
 
 func nodeReady(st v1.NodeStatus) bool {

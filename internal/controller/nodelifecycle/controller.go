@@ -328,10 +328,9 @@ func (c *Controller) reconcileNode(ctx context.Context, name string) error {
 	if _, err := c.client.CoreV1().Nodes().Update(cctx, upd, metav1.UpdateOptions{FieldManager: fieldManager}); err != nil {
 		return fmt.Errorf("update taints of node %s: %w", name, err)
 	}
+	// A node that reports itself not Ready tells so itself (kubelet's
+	// NodeNotReady event); this controller only tells of one it lost.
 	c.log.Debug("node taints updated", "node", name, "ready", readyStatus(node.Status.Conditions))
-	if readyStatus(node.Status.Conditions) == corev1.ConditionFalse && !hasTaint(node.Spec.Taints, corev1.TaintNodeNotReady) {
-		c.recorder.Eventf(node, corev1.EventTypeNormal, reasonNodeNotReady, "Node %s status is now: %s", name, reasonNodeNotReady)
-	}
 	return nil
 }
 
