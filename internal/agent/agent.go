@@ -35,9 +35,13 @@ import (
 
 // Config is what the agent needs; zero durations take the kubelet's defaults.
 type Config struct {
-	Client   kubernetes.Interface
-	Runtime  cri.Runtime
-	NodeName string
+	Client kubernetes.Interface
+	// EventClient records events; nil means Client. Kubelet gives events
+	// a client of their own so that a burst of them (four per container
+	// started) does not queue the status reports behind it.
+	EventClient kubernetes.Interface
+	Runtime     cri.Runtime
+	NodeName    string
 	// DataDir holds pod directories: volumes and container logs.
 	DataDir string
 	// NodeIP is the node's InternalIP and every pod's hostIP.
@@ -239,7 +243,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.mu.Lock()
 	a.ctx = ctx
 	a.mu.Unlock()
-	a.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: a.cfg.Client.CoreV1().Events("")})
+	events := a.cfg.EventClient
+	if events == nil {
+		events = a.cfg.Client
+	}
+	a.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: events.CoreV1().Events("")})
 	defer a.broadcaster.Shutdown()
 
 	a.wg.Add(1)

@@ -14,6 +14,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
@@ -65,6 +66,12 @@ func (ta *testAgent) stop(t *testing.T) {
 // fake runtime (rt nil: a new one) and fast timings.
 func startAgent(t *testing.T, s *testenv.Server, rt *crifake.Fake, dataDir string) *testAgent {
 	t.Helper()
+	return startAgentWith(t, s, rt, dataDir, nil)
+}
+
+// startAgentWith is startAgent with the configuration changed by edit.
+func startAgentWith(t *testing.T, s *testenv.Server, rt *crifake.Fake, dataDir string, edit func(*agent.Config)) *testAgent {
+	t.Helper()
 	if rt == nil {
 		rt = crifake.New(nil)
 	}
@@ -79,14 +86,18 @@ func startAgent(t *testing.T, s *testenv.Server, rt *crifake.Fake, dataDir strin
 	if err := os.WriteFile(resolv, []byte("nameserver 10.0.0.10\nsearch example.org\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	a := agent.New(agent.Config{
+	cfg := agent.Config{
 		Client: s.Client, Runtime: rt, NodeName: testNode, DataDir: dataDir, NodeIP: "192.0.2.10",
 		Clock: clock.RealClock{}, Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
 		Host: fakeHost{}, Mounter: fakeMounter{}, ResolvConf: resolv,
 		LeaseRenewPeriod: 200 * time.Millisecond, NodeStatusUpdatePeriod: 200 * time.Millisecond,
 		RelistPeriod: 50 * time.Millisecond, BackoffBase: 300 * time.Millisecond, BackoffMax: 2 * time.Second,
 		MinimumGracePeriod: time.Second,
-	})
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	a := agent.New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	ta := &testAgent{Agent: a, rt: rt, dataDir: dataDir, cancel: cancel, done: make(chan error, 1)}
 	go func() { ta.done <- a.Run(ctx) }()
@@ -244,6 +255,36 @@ func TestNodeRegistersAndRenewsLease(t *testing.T) {
 	// The server's IPAM sets the pod CIDR; the agent must not clear it and
 	// must hand it to its caller.
 	_ = ta
+}
+
+// Events go through the event client when there is one (kubelet's own
+// rate limit for events), not the one that reports status.
+func TestEventsGoThroughTheEventClient(t *testing.T) {
+	s := testenv.Start(t)
+	events := fake.NewSimpleClientset()
+	startAgentWith(t, s, nil, "", func(c *agent.Config) { c.EventClient = events })
+	ctx := context.Background()
+	eventually(t, 10*time.Second, "NodeReady event through the event client", func() (bool, string) {
+		ev, err := events.CoreV1().Events("default").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, e := range ev.Items {
+			if e.Reason == "NodeReady" && e.InvolvedObject.Name == testNode {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%d events", len(ev.Items))
+	})
+	ev, err := s.Client.CoreV1().Events("default").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ev.Items {
+		if e.Source.Component == "kubelet" {
+			t.Errorf("event %s %q went through the status client", e.Reason, e.Message)
+		}
+	}
 }
 
 func TestPodCIDRReachesCaller(t *testing.T) {

@@ -110,6 +110,12 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 	if err != nil {
 		return fmt.Errorf("build client: %w", err)
 	}
+	// Events get their own rate limit, as kubelet's do (its event QPS and
+	// burst are the same 50 and 100).
+	eventClient, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		return fmt.Errorf("build event client: %w", err)
+	}
 	listener, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
 	if err != nil {
 		return fmt.Errorf("listen on agent port %d (another agent or kubelet running? pick --agent-port): %w", cfg.Port, err)
@@ -177,6 +183,7 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 	}
 	ag := agent.New(agent.Config{
 		Client:        client,
+		EventClient:   eventClient,
 		Runtime:       rt,
 		NodeName:      cfg.NodeName,
 		DataDir:       filepath.Join(cfg.DataDir, "kubelet"),
