@@ -102,7 +102,7 @@ func (f *fieldManagers) update(res *api.Resource, subresource string, live, obj 
 	if live == nil {
 		if f.shapes != nil && subresource == "" {
 			var ok bool
-			if shape, ok = createShapeKey(fieldManagerKey{res, subresource}, gv, obj); ok {
+			if shape, ok = createShapeKey(res, gv, obj); ok {
 				if fields, hit := f.shapes.fields(shape); hit {
 					a, err := meta.Accessor(obj)
 					if err != nil {

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/gureum/gureum/internal/api"
 	"github.com/gureum/gureum/internal/serviceaccount"
 )
 
@@ -91,7 +92,7 @@ func (c *createShapes) remember(s createShape, fields []byte) {
 // field set the shapes may answer: none if obj is unstructured, brings
 // managedFields of its own, or carries kubectl's last-applied annotation
 // (which the field manager treats specially).
-func createShapeKey(res fieldManagerKey, gv string, obj runtime.Object) (createShape, bool) {
+func createShapeKey(res *api.Resource, gv string, obj runtime.Object) (createShape, bool) {
 	if _, ok := obj.(runtime.Unstructured); ok {
 		return createShape{}, false
 	}
@@ -107,7 +108,7 @@ func createShapeKey(res fieldManagerKey, gv string, obj runtime.Object) (createS
 		return createShape{}, false
 	}
 	w := shapeWriter{b: make([]byte, 0, 1024)}
-	w.b = append(w.b, res.res.GroupVersionResource.String()...)
+	w.b = append(w.b, res.GroupVersionResource.String()...)
 	w.b = append(w.b, '|')
 	w.b = append(w.b, gv...)
 	w.b = append(w.b, '|')

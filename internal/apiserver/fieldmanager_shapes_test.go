@@ -33,7 +33,7 @@ func TestCreateShapesMatchFieldManager(t *testing.T) {
 	compared, hits := 0, 0
 	check := func(res *api.Resource, obj runtime.Object, what string) {
 		t.Helper()
-		shape, ok := createShapeKey(fieldManagerKey{res, ""}, res.GroupVersionKind().GroupVersion().String(), obj)
+		shape, ok := createShapeKey(res, res.GroupVersionKind().GroupVersion().String(), obj)
 		hit := false
 		if ok {
 			_, hit = shaped.shapes.fields(shape)
@@ -104,7 +104,7 @@ func TestCreateShapesMatchFieldManager(t *testing.T) {
 		}
 		podHits += hits - before
 		second := withToken(first)
-		if s, ok := createShapeKey(fieldManagerKey{pods, ""}, "v1", second); ok && s.token != "" {
+		if s, ok := createShapeKey(pods, "v1", second); ok && s.token != "" {
 			t.Fatalf("a pod with two volumes named %s... has a shape with a placeholder", serviceaccount.VolumePrefix)
 		}
 		check(pods, second, "with two service account volumes")
@@ -151,7 +151,7 @@ var fieldTestKinds = []schema.GroupVersionKind{
 func TestCreateShapesLeaveSpecialCreates(t *testing.T) {
 	reg, _ := fastTestManagers(t)
 	res := resourceFor(t, reg, schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"})
-	key := fieldManagerKey{res, ""}
+	key := res
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c"}, Data: map[string]string{"a": "b"}}
 	if _, ok := createShapeKey(key, "v1", cm); !ok {
 		t.Fatal("a plain ConfigMap has no shape key")
@@ -172,7 +172,7 @@ func TestCreateShapesLeaveSpecialCreates(t *testing.T) {
 func TestCreateShapeKeys(t *testing.T) {
 	reg, _ := fastTestManagers(t)
 	res := resourceFor(t, reg, schema.GroupVersionKind{Version: "v1", Kind: "Pod"})
-	key := fieldManagerKey{res, ""}
+	key := res
 	pod := func(mut func(*corev1.Pod)) string {
 		p := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: "a", Labels: map[string]string{"app": "x"}},
@@ -338,7 +338,7 @@ func BenchmarkPodCreateManagedFields(b *testing.B) {
 // name would then depend on the random part.
 func TestCreateShapeServiceAccountToken(t *testing.T) {
 	reg, _ := fastTestManagers(t)
-	key := fieldManagerKey{resourceFor(t, reg, schema.GroupVersionKind{Version: "v1", Kind: "Pod"}), ""}
+	key := resourceFor(t, reg, schema.GroupVersionKind{Version: "v1", Kind: "Pod"})
 	pod := func(suffix string, env ...corev1.EnvVar) *corev1.Pod {
 		name := serviceaccount.VolumePrefix + suffix
 		return &corev1.Pod{
