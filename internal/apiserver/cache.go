@@ -634,6 +634,12 @@ type filter struct {
 	fields    fields.Selector
 }
 
+// selects says whether the filter has label or field selectors (a
+// namespace alone is the request's path, not a selection).
+func (f *filter) selects() bool {
+	return f.name != "" || (f.labels != nil && !f.labels.Empty()) || (f.fields != nil && !f.fields.Empty())
+}
+
 func (f *filter) matches(e *entry) bool {
 	if e == nil {
 		return false

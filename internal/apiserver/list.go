@@ -119,6 +119,8 @@ func (q *request) list() {
 	ctx := q.r.Context()
 	var entries []*entry
 	var rev int64
+	var next string
+	var remaining *int64
 	switch {
 	case opts.Continue != "":
 		tok, err := decodeContinue(opts.Continue)
@@ -130,7 +132,7 @@ func (q *request) list() {
 		if readRev == latestContinue {
 			readRev = 0
 		}
-		entries, rev, err = q.listFromStore(ctx, f, readRev, tok.StartKey)
+		entries, rev, next, remaining, err = q.listFromStore(ctx, f, readRev, tok.StartKey, opts.Limit)
 		if err != nil {
 			if apierrors.IsResourceExpired(err) || err == store.ErrCompacted {
 				expired := apierrors.NewResourceExpired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.")
@@ -147,7 +149,7 @@ func (q *request) list() {
 			q.fail(apierrors.NewBadRequest("resourceVersion must be an integer"))
 			return
 		}
-		entries, rev, err = q.listFromStore(ctx, f, rv, "")
+		entries, rev, next, remaining, err = q.listFromStore(ctx, f, rv, "", opts.Limit)
 		if err != nil {
 			if err == store.ErrCompacted {
 				q.fail(apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %d", rv)))
@@ -186,58 +188,83 @@ func (q *request) list() {
 			}
 		}
 		entries, rev = c.snapshot(&f)
-	}
-	var next string
-	var remaining *int64
-	if opts.Limit > 0 && int64(len(entries)) > opts.Limit {
-		n := int64(len(entries)) - opts.Limit
-		remaining = &n
-		next = encodeContinue(rev, entries[opts.Limit].key)
-		entries = entries[:opts.Limit]
+		if opts.Limit > 0 && int64(len(entries)) > opts.Limit {
+			next = encodeContinue(rev, entries[opts.Limit].key)
+			if !f.selects() {
+				n := int64(len(entries)) - opts.Limit
+				remaining = &n
+			}
+			entries = entries[:opts.Limit]
+		}
 	}
 	q.respondList(entries, rev, next, remaining)
 }
 
-// listFromStore reads a consistent page at revision rev from etcd, starting
-// at startKey.
-func (q *request) listFromStore(ctx context.Context, f filter, rev int64, startKey string) ([]*entry, int64, error) {
+// listFromStore reads a consistent page at revision rev (0: the latest)
+// from etcd, starting at startKey: up to limit matching objects (0: all),
+// the continue token when more may follow, and how many do when that is
+// known (no selectors: Kubernetes leaves it unset otherwise). It reads in
+// batches from startKey on, so a page costs what it holds: reading the
+// whole resource for each page made listing 10,000 pods 500 at a time
+// (kubectl's way) quadratic, 9.5 s.
+func (q *request) listFromStore(ctx context.Context, f filter, rev int64, startKey string, limit int64) (out []*entry, readRev int64, next string, remaining *int64, err error) {
 	prefix := q.res.StorageKey() + "/"
 	if f.namespace != "" && q.res.Namespaced {
 		prefix += f.namespace + "/"
 	}
-	kvs, readRev, err := q.s.store.List(ctx, prefix, rev)
-	if err != nil {
-		return nil, 0, err
+	from := q.res.StorageKey() + "/" + startKey
+	var batch int64 // everything
+	if limit > 0 {
+		// One more than the page, to know where the next one starts.
+		batch = limit + 1
 	}
-	if kvs, err = convertStoredPage(ctx, q.res, kvs, startKey); err != nil {
-		return nil, 0, err
-	}
-	if rev > 0 {
-		// etcd's header carries its current revision, not the one read
-		// at: the page (and the continue token it hands out) belongs to
-		// the snapshot at rev.
-		readRev = rev
-	}
-	out := make([]*entry, 0, len(kvs))
-	for _, kv := range kvs {
-		key := kv.Key[len(q.res.StorageKey())+1:]
-		if key < startKey {
-			continue
-		}
-		obj, err := decodeStored(q.res, kv.Value)
+	var total int64
+	for first := true; ; first = false {
+		page, err := q.s.store.ListPage(ctx, prefix, from, rev, batch)
 		if err != nil {
-			return nil, 0, fmt.Errorf("decode %s: %w", kv.Key, err)
+			return nil, 0, "", nil, err
 		}
-		e, err := newEntry(q.res, key, obj, kv.ModRevision)
+		// Later batches read the snapshot the first one did.
+		rev = page.Revision
+		if first {
+			total = page.Count
+		}
+		kvs, err := convertStoredPage(ctx, q.res, page.KVs, startKey)
 		if err != nil {
-			return nil, 0, err
+			return nil, 0, "", nil, err
 		}
-		if f.matches(e) {
+		for _, kv := range kvs {
+			obj, err := decodeStored(q.res, kv.Value)
+			if err != nil {
+				return nil, 0, "", nil, fmt.Errorf("decode %s: %w", kv.Key, err)
+			}
+			e, err := newEntry(q.res, kv.Key[len(q.res.StorageKey())+1:], obj, kv.ModRevision)
+			if err != nil {
+				return nil, 0, "", nil, err
+			}
+			if !f.matches(e) {
+				continue
+			}
+			if limit > 0 && int64(len(out)) == limit {
+				if !f.selects() {
+					n := total - limit
+					remaining = &n
+				}
+				return out, rev, encodeContinue(rev, e.key), remaining, nil
+			}
 			out = append(out, e)
 		}
+		if !page.More || len(page.KVs) == 0 {
+			return out, rev, "", nil, nil
+		}
+		from = page.KVs[len(page.KVs)-1].Key + "\x00"
+		batch = min(2*batch, maxListBatch)
 	}
-	return out, readRev, nil
 }
+
+// maxListBatch bounds one etcd read of a filtered page: a selector that
+// matches little is read in growing batches up to this many keys.
+const maxListBatch = 10000
 
 // respondList writes a list, concatenating cached JSON when the client
 // wants plain JSON: most lists are served without encoding anything.

@@ -227,6 +227,43 @@ func (s *Store) List(ctx context.Context, prefix string, rev int64) ([]KV, int64
 	return out, resp.Header.Revision, nil
 }
 
+// Page is what one ListPage read returns.
+type Page struct {
+	KVs      []KV
+	Revision int64 // the revision read at
+	// More says keys beyond KVs exist in the range.
+	More bool
+	// Count is how many keys the whole range holds, beyond KVs too.
+	Count int64
+}
+
+// ListPage reads the keys under prefix from the key from on (inclusive;
+// a key before prefix starts at its first) at revision rev (0: the
+// latest), at most limit of them (0: all).
+func (s *Store) ListPage(ctx context.Context, prefix, from string, rev, limit int64) (Page, error) {
+	from = max(from, prefix)
+	opts := []clientv3.OpOption{clientv3.WithRange(clientv3.GetPrefixRangeEnd(prefix)), clientv3.WithLimit(limit)}
+	if rev > 0 {
+		opts = append(opts, clientv3.WithRev(rev))
+	}
+	resp, err := s.client.Get(ctx, from, opts...)
+	if err != nil {
+		if errors.Is(err, rpctypes.ErrCompacted) {
+			return Page{}, ErrCompacted
+		}
+		return Page{}, fmt.Errorf("list %s from %s: %w", prefix, from, err)
+	}
+	p := Page{KVs: make([]KV, 0, len(resp.Kvs)), Revision: resp.Header.Revision, More: resp.More, Count: resp.Count}
+	if rev > 0 {
+		// The header carries etcd's current revision, not the one read at.
+		p.Revision = rev
+	}
+	for _, kv := range resp.Kvs {
+		p.KVs = append(p.KVs, toKV(kv))
+	}
+	return p, nil
+}
+
 // CurrentRevision returns etcd's latest revision; a consistent read from a
 // cache waits until the cache has seen it.
 func (s *Store) CurrentRevision(ctx context.Context) (int64, error) {

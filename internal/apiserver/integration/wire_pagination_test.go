@@ -3,8 +3,10 @@ package integration
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gureum/gureum/internal/testenv"
@@ -63,8 +65,9 @@ func TestWirePagination(t *testing.T) {
 		if fmt.Sprint(sizes) != "[10 10 5]" {
 			t.Fatalf("page sizes %v, want [10 10 5]", sizes)
 		}
-		if remaining[0] == nil || *remaining[0] != 15 || remaining[1] == nil || *remaining[1] != 5 || remaining[2] != nil {
-			t.Fatalf("remainingItemCount per page = %s, want 15, 5, unset", fmtRemaining(remaining))
+		// With a selector the count is unknown: Kubernetes leaves it unset.
+		if fmtRemaining(remaining) != "[unset unset unset]" {
+			t.Fatalf("remainingItemCount per page = %s, want unset with a field selector", fmtRemaining(remaining))
 		}
 		for n := range want {
 			if seen[n] != 1 {
@@ -125,6 +128,82 @@ func TestWirePagination(t *testing.T) {
 		}
 		if len(seen) != 25 {
 			t.Errorf("snapshot has %d objects, want 25", len(seen))
+		}
+	})
+
+	t.Run("UnfilteredPagesCountWhatRemains", func(t *testing.T) {
+		// Secrets: nothing else creates any in a new namespace.
+		secrets := s.Client.CoreV1().Secrets(ns)
+		for i := 0; i < 25; i++ {
+			sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("s-%02d", i)}}
+			if _, err := secrets.Create(ctx, sec, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var names []string
+		var remaining []*int64
+		opts := metav1.ListOptions{Limit: 10}
+		for page := 0; ; page++ {
+			if page > 5 {
+				t.Fatal("more pages than 25 objects need")
+			}
+			l, err := secrets.List(ctx, opts)
+			if err != nil {
+				t.Fatalf("page %d: %v", page, err)
+			}
+			remaining = append(remaining, l.RemainingItemCount)
+			for _, sec := range l.Items {
+				names = append(names, sec.Name)
+			}
+			if opts.Continue = l.Continue; opts.Continue == "" {
+				break
+			}
+		}
+		if fmtRemaining(remaining) != "[15 5 unset]" {
+			t.Fatalf("remainingItemCount per page = %s, want [15 5 unset]", fmtRemaining(remaining))
+		}
+		if len(names) != 25 || names[0] != "s-00" || names[24] != "s-24" || !slices.IsSorted(names) {
+			t.Fatalf("pages held %v, want s-00 … s-24 in order", names)
+		}
+	})
+
+	t.Run("SparseSelectorPagesFindLaterMatches", func(t *testing.T) {
+		// One match in seven: each continued page reads on through
+		// non-matching objects until it has its item and the next one.
+		for _, i := range []int{3, 10, 17, 24} {
+			cm, err := cms.Get(ctx, fmt.Sprintf("page-%02d", i), metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cm.Labels = map[string]string{"sparse": "yes"}
+			if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		opts := metav1.ListOptions{LabelSelector: "sparse=yes", Limit: 1}
+		var pages [][]string
+		for page := 0; ; page++ {
+			if page > 6 {
+				t.Fatal("more pages than 4 matches need")
+			}
+			l, err := cms.List(ctx, opts)
+			if err != nil {
+				t.Fatalf("page %d: %v", page, err)
+			}
+			if l.RemainingItemCount != nil {
+				t.Errorf("page %d: remainingItemCount %d with a label selector, want unset", page, *l.RemainingItemCount)
+			}
+			var names []string
+			for _, cm := range l.Items {
+				names = append(names, cm.Name)
+			}
+			pages = append(pages, names)
+			if opts.Continue = l.Continue; opts.Continue == "" {
+				break
+			}
+		}
+		if fmt.Sprint(pages) != "[[page-03] [page-10] [page-17] [page-24]]" {
+			t.Fatalf("pages %v, want one match each: page-03, page-10, page-17, page-24", pages)
 		}
 	})
 
