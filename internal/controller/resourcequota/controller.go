@@ -123,13 +123,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, c
 		// would undo a charge and let the next create overshoot. Changes
 		// and deletions release usage, which only a recount can see.
 		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-			UpdateFunc: func(oldObj, obj interface{}) {
-				old, ok1 := oldObj.(runtime.Object)
-				cur, ok2 := obj.(runtime.Object)
-				if ok1 && ok2 && quota.UsageChanged(kgr, old, cur, c.clock.Now()) {
-					c.enqueueNamespace(kgr, obj)
-				}
-			},
+			UpdateFunc: func(oldObj, obj interface{}) { c.onUpdate(kgr, oldObj, obj) },
 			DeleteFunc: func(obj interface{}) { c.enqueueNamespace(kgr, obj) },
 		})
 	}
@@ -218,23 +212,52 @@ func (c *Controller) enqueue(obj interface{}) {
 // enqueueNamespace queues the quotas of obj's namespace that track
 // anything of kind gr, by spec (what they will count) or status (what
 // they count now).
+// onUpdate queues a recount of the quotas in the object's namespace that
+// count kgr, when the change moved its usage. Most namespaces have no
+// quota: their objects change (every pod's status, in a burst) without
+// costing a usage computation.
+func (c *Controller) onUpdate(kgr schema.GroupResource, oldObj, obj interface{}) {
+	old, ok1 := oldObj.(runtime.Object)
+	cur, ok2 := obj.(runtime.Object)
+	if !ok1 || !ok2 {
+		return
+	}
+	if keys := c.quotasCounting(kgr, obj); len(keys) > 0 && quota.UsageChanged(kgr, old, cur, c.clock.Now()) {
+		c.add(keys)
+	}
+}
+
 func (c *Controller) enqueueNamespace(kgr schema.GroupResource, obj interface{}) {
+	c.add(c.quotasCounting(kgr, obj))
+}
+
+func (c *Controller) add(keys []string) {
+	for _, k := range keys {
+		c.queue.Add(k)
+	}
+}
+
+// quotasCounting returns the keys of the quotas in obj's namespace that
+// count kgr.
+func (c *Controller) quotasCounting(kgr schema.GroupResource, obj interface{}) []string {
 	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = tomb.Obj
 	}
 	m, ok := obj.(metav1.Object)
 	if !ok || m.GetNamespace() == "" {
-		return
+		return nil
 	}
 	qs, err := c.quotas.ResourceQuotas(m.GetNamespace()).List(labels.Everything())
 	if err != nil {
-		return
+		return nil
 	}
+	var keys []string
 	for _, q := range qs {
 		if len(quota.MatchingResources(kgr, resourceNames(q.Spec.Hard, q.Status.Hard))) > 0 {
-			c.queue.Add(q.Namespace + "/" + q.Name)
+			keys = append(keys, q.Namespace+"/"+q.Name)
 		}
 	}
+	return keys
 }
 
 func resourceNames(lists ...corev1.ResourceList) []corev1.ResourceName {
