@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
 
 	"github.com/gureum/gureum/internal/api"
 )
@@ -112,8 +113,8 @@ func encodeObject(o output, obj runtime.Object) ([]byte, error) {
 	if o.isJSON {
 		return json.Marshal(obj)
 	}
-	var buf bytes.Buffer
-	if err := o.serializer.Encode(obj, &buf); err != nil {
+	body, err := encodeWith(o.serializer, obj)
+	if err != nil {
 		if o.contentType == mediaProtobuf {
 			// Gureum's own types have no protobuf form; JSON is always
 			// understood.
@@ -121,7 +122,7 @@ func encodeObject(o output, obj runtime.Object) ([]byte, error) {
 		}
 		return nil, fmt.Errorf("encode %T: %w", obj, err)
 	}
-	return buf.Bytes(), nil
+	return body, nil
 }
 
 func jsonOutput() output {
@@ -137,11 +138,44 @@ func (o output) encode(obj runtime.Object) ([]byte, error) {
 	if o.isJSON {
 		return json.Marshal(obj)
 	}
-	var buf bytes.Buffer
-	if err := o.serializer.Encode(obj, &buf); err != nil {
+	body, err := encodeWith(o.serializer, obj)
+	if err != nil {
 		return nil, fmt.Errorf("encode %T: %w", obj, err)
 	}
+	return body, nil
+}
+
+// encodeWith encodes obj with enc. The protobuf serializer marshals into
+// a buffer of the exact size and writes it out once: that buffer is the
+// result, where a bytes.Buffer would copy it into one of its own (every
+// write's encodings, twice over).
+func encodeWith(enc runtime.Encoder, obj runtime.Object) ([]byte, error) {
+	if ps, ok := enc.(*protobuf.Serializer); ok {
+		var w sliceWriter
+		// A fresh allocator: the slice it hands out is never reused.
+		if err := ps.EncodeWithAllocator(obj, &w, &runtime.SimpleAllocator{}); err != nil {
+			return nil, err
+		}
+		return w.b, nil
+	}
+	var buf bytes.Buffer
+	if err := enc.Encode(obj, &buf); err != nil {
+		return nil, err
+	}
 	return buf.Bytes(), nil
+}
+
+// sliceWriter keeps what is written to it, the first write without a
+// copy: only for writers of buffers that are not reused.
+type sliceWriter struct{ b []byte }
+
+func (w *sliceWriter) Write(p []byte) (int, error) {
+	if w.b == nil {
+		w.b = p
+	} else {
+		w.b = append(w.b, p...)
+	}
+	return len(p), nil
 }
 
 // readBody reads a bounded request body; an oversized one is a 413.

@@ -257,11 +257,11 @@ func encodeStored(obj runtime.Object) ([]byte, error) {
 	if _, ok := obj.(protoMarshaler); !ok {
 		return json.Marshal(obj)
 	}
-	var buf bytes.Buffer
-	if err := storageProtobuf.Encode(obj, &buf); err != nil {
+	data, err := encodeWith(storageProtobuf, obj)
+	if err != nil {
 		return nil, fmt.Errorf("encode %s for storage: %w", obj.GetObjectKind().GroupVersionKind(), err)
 	}
-	return buf.Bytes(), nil
+	return data, nil
 }
 
 // encodeForStorage writes obj as stored in etcd, without a resourceVersion
