@@ -209,9 +209,6 @@ func (c *Controller) enqueue(obj interface{}) {
 	}
 }
 
-// enqueueNamespace queues the quotas of obj's namespace that track
-// anything of kind gr, by spec (what they will count) or status (what
-// they count now).
 // onUpdate queues a recount of the quotas in the object's namespace that
 // count kgr, when the change moved its usage. Most namespaces have no
 // quota: their objects change (every pod's status, in a burst) without
@@ -227,6 +224,9 @@ func (c *Controller) onUpdate(kgr schema.GroupResource, oldObj, obj interface{})
 	}
 }
 
+// enqueueNamespace queues the quotas of obj's namespace that track
+// anything of kind gr, by spec (what they will count) or status (what
+// they count now).
 func (c *Controller) enqueueNamespace(kgr schema.GroupResource, obj interface{}) {
 	c.add(c.quotasCounting(kgr, obj))
 }
