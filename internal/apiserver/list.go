@@ -207,7 +207,7 @@ func (q *request) list() {
 // batches from startKey on, so a page costs what it holds: reading the
 // whole resource for each page made listing 10,000 pods 500 at a time
 // (kubectl's way) quadratic, 9.5 s.
-func (q *request) listFromStore(ctx context.Context, f filter, rev int64, startKey string, limit int64) (out []*entry, readRev int64, next string, remaining *int64, err error) {
+func (q *request) listFromStore(ctx context.Context, f filter, rev int64, startKey string, limit int64) ([]*entry, int64, string, *int64, error) {
 	prefix := q.res.StorageKey() + "/"
 	if f.namespace != "" && q.res.Namespaced {
 		prefix += f.namespace + "/"
@@ -218,6 +218,7 @@ func (q *request) listFromStore(ctx context.Context, f filter, rev int64, startK
 		// One more than the page, to know where the next one starts.
 		batch = limit + 1
 	}
+	var out []*entry
 	var total int64
 	for first := true; ; first = false {
 		page, err := q.s.store.ListPage(ctx, prefix, from, rev, batch)
@@ -246,6 +247,7 @@ func (q *request) listFromStore(ctx context.Context, f filter, rev int64, startK
 				continue
 			}
 			if limit > 0 && int64(len(out)) == limit {
+				var remaining *int64
 				if !f.selects() {
 					n := total - limit
 					remaining = &n

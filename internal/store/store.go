@@ -209,22 +209,11 @@ func (s *Store) Get(ctx context.Context, key string) (KV, error) {
 // List reads every key under prefix at revision rev (0: latest) and returns
 // them with the revision they were read at.
 func (s *Store) List(ctx context.Context, prefix string, rev int64) ([]KV, int64, error) {
-	opts := []clientv3.OpOption{clientv3.WithPrefix()}
-	if rev > 0 {
-		opts = append(opts, clientv3.WithRev(rev))
-	}
-	resp, err := s.client.Get(ctx, prefix, opts...)
+	p, err := s.ListPage(ctx, prefix, prefix, rev, 0)
 	if err != nil {
-		if errors.Is(err, rpctypes.ErrCompacted) {
-			return nil, 0, ErrCompacted
-		}
-		return nil, 0, fmt.Errorf("list %s: %w", prefix, err)
+		return nil, 0, err
 	}
-	out := make([]KV, 0, len(resp.Kvs))
-	for _, kv := range resp.Kvs {
-		out = append(out, toKV(kv))
-	}
-	return out, resp.Header.Revision, nil
+	return p.KVs, p.Revision, nil
 }
 
 // Page is what one ListPage read returns.
