@@ -72,6 +72,7 @@ func serverFlags(cmd *cobra.Command, cfg *node.ServerConfig) {
 	f.IntVar(&cfg.EtcdClientPort, "etcd-client-port", 2379, "port of the embedded etcd's client listener (127.0.0.1 only)")
 	f.IntVar(&cfg.EtcdPeerPort, "etcd-peer-port", 2380, "port of the embedded etcd's peer listener")
 	f.StringSliceVar(&cfg.EtcdEndpoints, "etcd-endpoints", nil, "use this external etcd cluster (comma-separated URLs) instead of the embedded one")
+	f.DurationVar(&cfg.EtcdCompactionInterval, "etcd-compaction-interval", 5*time.Minute, "how often to compact etcd's history (resourceVersions older than one to two intervals answer 410 Expired); 0 turns compaction off")
 	f.BoolVar(&cfg.DisableAgent, "disable-agent", false, "run only the control plane, no node agent on this machine")
 	f.BoolVar(&cfg.CoreControllersOnly, "disable-controllers", false, "run no scheduler and no workload controllers (only those every namespace needs), for an external scheduler or to measure the API server alone")
 	f.StringVar(&cfg.WriteKubeconfig, "write-kubeconfig", "", "also write the admin kubeconfig here (default DATA_DIR/kubeconfig.yaml)")

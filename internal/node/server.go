@@ -38,15 +38,18 @@ import (
 
 // ServerConfig is what `gureum server` is told on its command line.
 type ServerConfig struct {
-	DataDir         string
-	BindAddress     string
-	HTTPSPort       int
-	EtcdClientPort  int
-	EtcdPeerPort    int
-	EtcdEndpoints   []string
-	DisableAgent    bool
-	WriteKubeconfig string
-	ServiceCIDR     string
+	DataDir        string
+	BindAddress    string
+	HTTPSPort      int
+	EtcdClientPort int
+	EtcdPeerPort   int
+	EtcdEndpoints  []string
+	// EtcdCompactionInterval is how often etcd history is compacted (kept:
+	// one to two intervals); 0 leaves history alone.
+	EtcdCompactionInterval time.Duration
+	DisableAgent           bool
+	WriteKubeconfig        string
+	ServiceCIDR            string
 	// ClusterCIDR is where nodes' pod CIDRs are carved from.
 	ClusterCIDR string
 	// AgentPort and NodeName configure the local agent.
@@ -203,6 +206,10 @@ func RunServer(ctx context.Context, cfg ServerConfig) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Run(gctx) })
+	if cfg.EtcdCompactionInterval > 0 {
+		compactor := store.NewCompactor(st, cfg.EtcdCompactionInterval, clock.RealClock{}, log.With("component", "compactor"))
+		g.Go(func() error { return compactor.Run(gctx) })
+	}
 	g.Go(func() error {
 		if err := waitReady(gctx, srv); err != nil {
 			return nil

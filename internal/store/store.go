@@ -99,9 +99,6 @@ type EmbeddedConfig struct {
 	DataDir    string
 	ClientPort int // listens on 127.0.0.1 for etcdctl and benchmarks
 	PeerPort   int
-	// CompactionRetention keeps this much history for watches that resume;
-	// older resourceVersions answer 410 Expired.
-	CompactionRetention time.Duration
 }
 
 // StartEmbedded boots an embedded etcd member in cfg.DataDir (reusing its
@@ -126,12 +123,7 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig, log *slog.Logger) (*
 	ecfg.AdvertisePeerUrls = []url.URL{*peerURL}
 	ecfg.InitialCluster = ecfg.Name + "=" + peerURL.String()
 	ecfg.InitialClusterToken = "gureum"
-	retention := cfg.CompactionRetention
-	if retention == 0 {
-		retention = 5 * time.Minute
-	}
-	ecfg.AutoCompactionMode = "periodic"
-	ecfg.AutoCompactionRetention = retention.String()
+	// No auto-compaction: a Compactor does it, for external etcd too.
 	// Objects up to 3 MiB are accepted by the API server; leave room for
 	// the transaction around them.
 	ecfg.MaxRequestBytes = 4 * 1024 * 1024
