@@ -107,6 +107,8 @@ type Server struct {
 	// custom holds the served custom resources, by group/version/resource.
 	customMu sync.RWMutex
 	custom   map[schema.GroupVersionResource]*customResource
+	// workers run the requests that end (not watches or streams).
+	workers *handlerWorkers
 }
 
 // New builds a server; Run starts it.
@@ -131,6 +133,9 @@ func New(cfg Config) (*Server, error) {
 		log:    cfg.Log,
 		clock:  cfg.Clock,
 		custom: map[schema.GroupVersionResource]*customResource{},
+		// More than a burst's concurrent requests; past it a request
+		// simply keeps its own goroutine.
+		workers: newHandlerWorkers(256, cfg.Log),
 	}
 	for _, res := range cfg.Registry.All() {
 		if isVirtual(res) {
@@ -156,6 +161,7 @@ func (s *Server) Ready() bool { return s.ready.Load() }
 
 // Run serves until ctx ends.
 func (s *Server) Run(ctx context.Context) error {
+	defer s.workers.close()
 	g, gctx := errgroup.WithContext(ctx)
 	for _, c := range s.caches {
 		c := c
@@ -306,7 +312,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveGroupDiscovery(w, r, info)
 		return
 	}
+	if endsSoon(info) {
+		s.workers.run(func() { s.serveResource(w, r, info, user) })
+		return
+	}
 	s.serveResource(w, r, info, user)
+}
+
+// endsSoon says a request is answered and done, not a watch or a stream
+// that would hold a worker for as long as it lasts.
+func endsSoon(info requestInfo) bool {
+	switch info.Subresource {
+	case "log", "exec", "attach", "portforward", "proxy":
+		return false
+	}
+	return info.Verb != "watch"
 }
 
 // impersonate switches to the user named by the Impersonate-* headers when
