@@ -119,7 +119,7 @@ func (f *fieldManagers) update(res *api.Resource, subresource string, live, obj 
 		live.GetObjectKind().SetGroupVersionKind(res.GroupVersionKind())
 		out, err = fm.Update(live, obj, manager)
 	} else {
-		lview, oview, viewed := f.viewsFor(gv, live, obj)
+		lview, oview, viewed := f.viewsFor(res, gv, live, obj)
 		if updateOwnedComparing(gv, subresource, live, obj, lview, oview, manager, time.Now()) {
 			truncateManagedFieldTimes(obj)
 			return nil

@@ -81,7 +81,7 @@ func updateOwnedComparing(gv, subresource string, live, obj, clive, cobj runtime
 	}
 	var changed []fieldpath.Path
 	if lv, ov, ok := sameStructs(clive, cobj); ok {
-		if !typedChangedLeaves(lv, ov, nil, &changed) {
+		if !typedChangedLeaves(lv, ov, make(fieldpath.Path, 0, pathStack), &changed) {
 			return false
 		}
 	} else if !unstructuredChangedLeaves(clive, cobj, &changed) {
@@ -174,12 +174,17 @@ func sameStructs(a, b runtime.Object) (reflect.Value, reflect.Value, bool) {
 
 var jsonMarshaler = reflect.TypeFor[json.Marshaler]()
 
+// pathStack is deeper than any object's fields go: a walk's path stack
+// never grows.
+const pathStack = 32
+
 // typedChangedLeaves is changedLeaves on the Go values themselves, by
 // their JSON field names: converting both objects to unstructured form
 // (times through JSON and back) cost more than the rest of a Lease
 // renewal's check. It is stricter than the unstructured walk: a value
 // that becomes or stops being its type's zero value (which JSON may omit)
-// counts as a change of shape.
+// counts as a change of shape. path is a stack the walk pushes on (its
+// backing array shared by siblings); a changed leaf's path is copied out.
 func typedChangedLeaves(a, b reflect.Value, path fieldpath.Path, out *[]fieldpath.Path) bool {
 	t := a.Type()
 	leaf := func() bool {
@@ -189,7 +194,7 @@ func typedChangedLeaves(a, b reflect.Value, path fieldpath.Path, out *[]fieldpat
 		if a.IsZero() || b.IsZero() {
 			return false
 		}
-		*out = append(*out, path)
+		*out = append(*out, slices.Clone(path))
 		return true
 	}
 	if t.Kind() == reflect.Pointer {
@@ -220,7 +225,7 @@ func typedChangedLeaves(a, b reflect.Value, path fieldpath.Path, out *[]fieldpat
 			if len(path) == 1 && path[0].FieldName != nil && *path[0].FieldName == "metadata" && strippedMeta[f.name] {
 				continue
 			}
-			if !typedChangedLeaves(a.Field(f.index), b.Field(f.index), append(path[:len(path):len(path)], fieldName(f.name)), out) {
+			if !typedChangedLeaves(a.Field(f.index), b.Field(f.index), append(path, f.elem), out) {
 				return false
 			}
 		}
@@ -234,7 +239,7 @@ func typedChangedLeaves(a, b reflect.Value, path fieldpath.Path, out *[]fieldpat
 		}
 		for iter := a.MapRange(); iter.Next(); {
 			bv := b.MapIndex(iter.Key())
-			if !bv.IsValid() || !typedChangedLeaves(iter.Value(), bv, append(path[:len(path):len(path)], fieldName(iter.Key().String())), out) {
+			if !bv.IsValid() || !typedChangedLeaves(iter.Value(), bv, append(path, fieldName(iter.Key().String())), out) {
 				return false
 			}
 		}
@@ -262,6 +267,9 @@ type typeInfo struct {
 type fieldInfo struct {
 	index int
 	name  string // JSON name
+	// elem is name as a path element, made once: a walk pushes it for
+	// every field it visits.
+	elem fieldpath.PathElement
 	// inline fields (apiVersion and kind, inline structs) have no name
 	// of their own: their fields are their parent's.
 	inline   bool
@@ -296,7 +304,7 @@ func typeInfoOf(t reflect.Type) *typeInfo {
 			case name == "":
 				name = f.Name
 			}
-			info.fields = append(info.fields, fieldInfo{index: i, name: name, omitEmpty: slices.Contains(strings.Split(opts, ","), "omitempty")})
+			info.fields = append(info.fields, fieldInfo{index: i, name: name, elem: fieldName(name), omitEmpty: slices.Contains(strings.Split(opts, ","), "omitempty")})
 		}
 	}
 	typeInfos.Store(t, info)

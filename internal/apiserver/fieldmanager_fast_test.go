@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/structured-merge-diff/v4/fieldpath"
 
 	"github.com/gureum/gureum/internal/api"
 	"github.com/gureum/gureum/internal/apiserver/openapi"
@@ -391,4 +392,42 @@ func BenchmarkLeaseRenewalManagedFields(b *testing.B) {
 			}
 		}
 	})
+}
+
+// The walk reports each changed leaf by its own path, siblings and
+// cousins alike (its path stack is shared between them).
+func TestTypedChangedLeavesReportEveryPath(t *testing.T) {
+	at := func(sec int) *metav1.MicroTime {
+		return &metav1.MicroTime{Time: time.Date(2026, 1, 1, 0, 0, sec, 0, time.UTC)}
+	}
+	live := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Name: "n1", Labels: map[string]string{"a": "1", "b": "1"}},
+		Spec: coordinationv1.LeaseSpec{
+			HolderIdentity: ptr.To("n1"), LeaseDurationSeconds: ptr.To[int32](40),
+			AcquireTime: at(0), RenewTime: at(0), LeaseTransitions: ptr.To[int32](1),
+		},
+	}
+	obj := live.DeepCopy()
+	obj.Labels["b"] = "2"
+	obj.Spec.HolderIdentity = ptr.To("n2")
+	obj.Spec.LeaseDurationSeconds = ptr.To[int32](30)
+	obj.Spec.RenewTime = at(10)
+	obj.Spec.LeaseTransitions = ptr.To[int32](2)
+	lv, ov, ok := sameStructs(live, obj)
+	if !ok {
+		t.Fatal("a Lease and its copy are not the same struct type")
+	}
+	var changed []fieldpath.Path
+	if !typedChangedLeaves(lv, ov, make(fieldpath.Path, 0, pathStack), &changed) {
+		t.Fatal("values changed, shapes did not: want the walk to report leaves")
+	}
+	var got []string
+	for _, p := range changed {
+		got = append(got, p.String())
+	}
+	sort.Strings(got)
+	want := []string{".metadata.labels.b", ".spec.holderIdentity", ".spec.leaseDurationSeconds", ".spec.leaseTransitions", ".spec.renewTime"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("changed leaves %v, want %v", got, want)
+	}
 }

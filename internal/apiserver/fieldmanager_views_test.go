@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	"k8s.io/apimachinery/pkg/api/apitesting/fuzzer"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -88,7 +89,7 @@ func TestCompareViewsKeepManagedFields(t *testing.T) {
 			if g, w := comparable(t, live2, got2), comparable(t, live2, want2); !apiequality.Semantic.DeepEqual(g, w) {
 				t.Fatalf("%s %q #%d again: managedFields through views differ from the whole comparison:\n got %+v\nwant %+v", gvk.Kind, sub, i, g, w)
 			}
-			lv, ov, _ := viewed.viewsFor(res.GroupVersionKind().GroupVersion().String(), live2, again)
+			lv, ov, _ := viewed.viewsFor(res, res.GroupVersionKind().GroupVersion().String(), live2, again)
 			if updateOwnedComparing(res.GroupVersionKind().GroupVersion().String(), sub, live2, again.DeepCopyObject(), lv, ov, "changer", time.Now()) {
 				quick++
 			}
@@ -104,7 +105,7 @@ func TestCompareViewsKeepManagedFields(t *testing.T) {
 // objects it was given is of their views; afterwards nothing is kept.
 func TestCompareViewsReachTheFieldManager(t *testing.T) {
 	reg, fm := fastTestManagers(t)
-	res := resourceFor(t, reg, schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"})
+	res := resourceFor(t, reg, schema.GroupVersionKind{Version: "v1", Kind: "Service"})
 	seen := &recordingConverter{TypeConverter: fm.tc}
 	probe := &fieldManagers{tc: seen, m: map[fieldManagerKey]*managedfields.FieldManager{}, views: &sync.Map{}}
 	live := fuzzed(fuzzer.FuzzerFor(metafuzzer.Funcs, rand.NewSource(3), api.Codecs), res)
@@ -134,6 +135,29 @@ func TestCompareViewsReachTheFieldManager(t *testing.T) {
 	probe.views.Range(func(any, any) bool { n++; return true })
 	if n != 0 {
 		t.Fatalf("%d views left registered after the update", n)
+	}
+}
+
+// Views are made for kinds with a status subresource only: for the others
+// (a Lease renewal) making them costs more than they save.
+func TestCompareViewsOnlyForKindsWithStatus(t *testing.T) {
+	reg, fm := fastTestManagers(t)
+	for _, tc := range []struct {
+		gvk    schema.GroupVersionKind
+		viewed bool
+	}{
+		{schema.GroupVersionKind{Version: "v1", Kind: "Pod"}, true},
+		{schema.GroupVersionKind{Version: "v1", Kind: "Service"}, true},
+		{schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}, false},
+		{coordinationv1.SchemeGroupVersion.WithKind("Lease"), false},
+	} {
+		res := resourceFor(t, reg, tc.gvk)
+		live := res.New()
+		obj := res.New()
+		lv, ov, viewed := fm.viewsFor(res, tc.gvk.GroupVersion().String(), live, obj)
+		if viewed != tc.viewed || (lv == live) == tc.viewed || (ov == obj) == tc.viewed {
+			t.Errorf("%s: viewed %v, want %v", tc.gvk.Kind, viewed, tc.viewed)
+		}
 	}
 }
 
