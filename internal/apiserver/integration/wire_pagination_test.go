@@ -31,36 +31,34 @@ func TestWirePagination(t *testing.T) {
 	// The namespace's kube-root-ca.crt may or may not exist yet; page over
 	// a label-free list of our own objects only.
 	sel := metav1.ListOptions{FieldSelector: "metadata.name!=kube-root-ca.crt"}
+	cmPages := func(opts metav1.ListOptions) (listPage, error) {
+		l, err := cms.List(ctx, opts)
+		if err != nil {
+			return listPage{}, err
+		}
+		p := listPage{meta: l.ListMeta}
+		for _, cm := range l.Items {
+			p.items = append(p.items, pageItem{name: cm.Name, value: cm.Data["i"]})
+		}
+		return p, nil
+	}
 
 	t.Run("LimitAndContinueReturnEveryObjectExactlyOnce", func(t *testing.T) {
-		seen := map[string]int{}
 		opts := sel
 		opts.Limit = 10
+		pages := walkPages(t, opts, 3, cmPages)
+		seen := map[string]int{}
 		var sizes []int
 		var remaining []*int64
-		var rv string
-		for page := 0; ; page++ {
-			if page > 5 {
-				t.Fatal("more pages than 25 objects need")
+		for i, p := range pages {
+			if p.meta.ResourceVersion != pages[0].meta.ResourceVersion {
+				t.Fatalf("page %d rv %s differs from the first page's %s", i, p.meta.ResourceVersion, pages[0].meta.ResourceVersion)
 			}
-			l, err := cms.List(ctx, opts)
-			if err != nil {
-				t.Fatalf("page %d: %v", page, err)
+			sizes = append(sizes, len(p.items))
+			remaining = append(remaining, p.meta.RemainingItemCount)
+			for _, it := range p.items {
+				seen[it.name]++
 			}
-			if rv == "" {
-				rv = l.ResourceVersion
-			} else if l.ResourceVersion != rv {
-				t.Fatalf("page %d rv %s differs from the first page's %s", page, l.ResourceVersion, rv)
-			}
-			sizes = append(sizes, len(l.Items))
-			remaining = append(remaining, l.RemainingItemCount)
-			for _, cm := range l.Items {
-				seen[cm.Name]++
-			}
-			if l.Continue == "" {
-				break
-			}
-			opts.Continue = l.Continue
 		}
 		if fmt.Sprint(sizes) != "[10 10 5]" {
 			t.Fatalf("page sizes %v, want [10 10 5]", sizes)
@@ -104,18 +102,13 @@ func TestWirePagination(t *testing.T) {
 			seen[cm.Name] = cm.Data["i"]
 		}
 		opts.Continue = first.Continue
-		for opts.Continue != "" {
-			l, err := cms.List(ctx, opts)
-			if err != nil {
-				t.Fatalf("continue after writes: %v", err)
+		for _, p := range walkPages(t, opts, 2, cmPages) {
+			if p.meta.ResourceVersion != first.ResourceVersion {
+				t.Fatalf("continued page rv %s, want the snapshot's %s", p.meta.ResourceVersion, first.ResourceVersion)
 			}
-			if l.ResourceVersion != first.ResourceVersion {
-				t.Fatalf("continued page rv %s, want the snapshot's %s", l.ResourceVersion, first.ResourceVersion)
+			for _, it := range p.items {
+				seen[it.name] = it.value
 			}
-			for _, cm := range l.Items {
-				seen[cm.Name] = cm.Data["i"]
-			}
-			opts.Continue = l.Continue
 		}
 		if _, ok := seen["page-15a"]; ok {
 			t.Error("an object created after the first page showed up")
@@ -142,21 +135,21 @@ func TestWirePagination(t *testing.T) {
 		}
 		var names []string
 		var remaining []*int64
-		opts := metav1.ListOptions{Limit: 10}
-		for page := 0; ; page++ {
-			if page > 5 {
-				t.Fatal("more pages than 25 objects need")
-			}
+		secretPages := func(opts metav1.ListOptions) (listPage, error) {
 			l, err := secrets.List(ctx, opts)
 			if err != nil {
-				t.Fatalf("page %d: %v", page, err)
+				return listPage{}, err
 			}
-			remaining = append(remaining, l.RemainingItemCount)
+			p := listPage{meta: l.ListMeta}
 			for _, sec := range l.Items {
-				names = append(names, sec.Name)
+				p.items = append(p.items, pageItem{name: sec.Name})
 			}
-			if opts.Continue = l.Continue; opts.Continue == "" {
-				break
+			return p, nil
+		}
+		for _, p := range walkPages(t, metav1.ListOptions{Limit: 10}, 3, secretPages) {
+			remaining = append(remaining, p.meta.RemainingItemCount)
+			for _, it := range p.items {
+				names = append(names, it.name)
 			}
 		}
 		if fmtRemaining(remaining) != "[15 5 unset]" {
@@ -180,27 +173,16 @@ func TestWirePagination(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		opts := metav1.ListOptions{LabelSelector: "sparse=yes", Limit: 1}
 		var pages [][]string
-		for page := 0; ; page++ {
-			if page > 6 {
-				t.Fatal("more pages than 4 matches need")
-			}
-			l, err := cms.List(ctx, opts)
-			if err != nil {
-				t.Fatalf("page %d: %v", page, err)
-			}
-			if l.RemainingItemCount != nil {
-				t.Errorf("page %d: remainingItemCount %d with a label selector, want unset", page, *l.RemainingItemCount)
+		for i, p := range walkPages(t, metav1.ListOptions{LabelSelector: "sparse=yes", Limit: 1}, 4, cmPages) {
+			if p.meta.RemainingItemCount != nil {
+				t.Errorf("page %d: remainingItemCount %d with a label selector, want unset", i, *p.meta.RemainingItemCount)
 			}
 			var names []string
-			for _, cm := range l.Items {
-				names = append(names, cm.Name)
+			for _, it := range p.items {
+				names = append(names, it.name)
 			}
 			pages = append(pages, names)
-			if opts.Continue = l.Continue; opts.Continue == "" {
-				break
-			}
 		}
 		if fmt.Sprint(pages) != "[[page-03] [page-10] [page-17] [page-24]]" {
 			t.Fatalf("pages %v, want one match each: page-03, page-10, page-17, page-24", pages)
@@ -211,6 +193,34 @@ func TestWirePagination(t *testing.T) {
 		_, err := cms.List(ctx, metav1.ListOptions{Limit: 10, Continue: "not-a-token"})
 		wantReason(t, err, http.StatusBadRequest, metav1.StatusReasonBadRequest)
 	})
+}
+
+// listPage is what the pagination tests read of one page of a list.
+type listPage struct {
+	meta  metav1.ListMeta
+	items []pageItem
+}
+
+type pageItem struct{ name, value string }
+
+// walkPages lists with opts and follows the continue tokens to the end,
+// failing when that takes more than want pages.
+func walkPages(t *testing.T, opts metav1.ListOptions, want int, list func(metav1.ListOptions) (listPage, error)) []listPage {
+	t.Helper()
+	var pages []listPage
+	for {
+		if len(pages) == want {
+			t.Fatalf("more than the %d pages expected: continue token %q", want, opts.Continue)
+		}
+		p, err := list(opts)
+		if err != nil {
+			t.Fatalf("page %d: %v", len(pages), err)
+		}
+		pages = append(pages, p)
+		if opts.Continue = p.meta.Continue; opts.Continue == "" {
+			return pages
+		}
+	}
 }
 
 func fmtRemaining(r []*int64) string {
