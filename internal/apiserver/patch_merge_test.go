@@ -57,9 +57,9 @@ func runningPatch(t testing.TB) []byte {
 	return patch
 }
 
-// Where the typed merge patch answers, the JSON text path must give the
-// same object and no warnings.
-func checkMergePatchesAgree(t *testing.T, target runtime.Object, patch []byte, validation string) (answered bool) {
+// Where the typed path answers a merge or strategic merge patch, the JSON
+// text path must give the same object and no warnings.
+func checkPatchesAgree(t *testing.T, pt types.PatchType, target runtime.Object, patch []byte, validation string) (answered bool) {
 	t.Helper()
 	gvr := podsGVR
 	if _, ok := target.(*corev1.ConfigMap); ok {
@@ -67,13 +67,13 @@ func checkMergePatchesAgree(t *testing.T, target runtime.Object, patch []byte, v
 	} else if _, ok := target.(*corev1.Pod); !ok {
 		gvr = schemaGVR("apps", "v1", "deployments")
 	}
-	qt := patchRequest(t, gvr, types.MergePatchType, validation)
-	typed, ok := qt.mergePatchTyped(patch, target)
+	qt := patchRequest(t, gvr, pt, validation)
+	typed, ok := qt.patchTyped(pt, patch, target)
 	if !ok {
 		return false
 	}
-	qj := patchRequest(t, gvr, types.MergePatchType, validation)
-	text, err := qj.applyPatchText(types.MergePatchType, patch, target.DeepCopyObject())
+	qj := patchRequest(t, gvr, pt, validation)
+	text, err := qj.applyPatchText(pt, patch, target.DeepCopyObject())
 	if err != nil {
 		t.Fatalf("patch %s: the typed path answered, the text path failed: %v", patch, err)
 	}
@@ -114,7 +114,7 @@ func TestMergePatchTypedMatchesText(t *testing.T) {
 		{`{"metadata":null}`, "", false},
 		{`[]`, "", false},
 	} {
-		if got := checkMergePatchesAgree(t, pod, []byte(tc.patch), tc.validation); got != tc.answered {
+		if got := checkPatchesAgree(t, types.MergePatchType, pod, []byte(tc.patch), tc.validation); got != tc.answered {
 			t.Errorf("patch %s: typed path answered %v, want %v", tc.patch, got, tc.answered)
 		}
 	}
@@ -135,7 +135,7 @@ func FuzzMergePatchTypedMatchesText(f *testing.F) {
 			&corev1.ConfigMap{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 				ObjectMeta: metav1.ObjectMeta{Name: "obj", Namespace: "ns"}, Data: map[string]string{"a": "1"}},
 		} {
-			checkMergePatchesAgree(t, target, patch, validation)
+			checkPatchesAgree(t, types.MergePatchType, target, patch, validation)
 		}
 	})
 }
@@ -154,7 +154,102 @@ func BenchmarkPodStatusMergePatch(b *testing.B) {
 	})
 	b.Run("typed", func(b *testing.B) {
 		for range b.N {
-			if _, ok := q.mergePatchTyped(patch, pod); !ok {
+			if _, ok := q.patchTyped(types.MergePatchType, patch, pod); !ok {
+				b.Fatal("not answered")
+			}
+		}
+	})
+}
+
+// unschedulablePatch is the strategic merge patch the scheduler sends for
+// a pod no node fits.
+func unschedulablePatch(t testing.TB) []byte {
+	patch, err := json.Marshal(map[string]any{
+		"status": map[string]any{"conditions": []any{map[string]any{
+			"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+			"message": "0/3 nodes are available: 3 Insufficient cpu.", "lastProbeTime": nil,
+			"lastTransitionTime": "2026-01-01T00:00:00Z",
+		}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return patch
+}
+
+func TestStrategicMergePatchTypedMatchesText(t *testing.T) {
+	pod := statusPod(t)
+	pod.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 80, Protocol: corev1.ProtocolTCP}}
+	pod.Finalizers = []string{"a", "b"}
+	for _, tc := range []struct {
+		patch      string
+		validation string
+		answered   bool
+	}{
+		{string(unschedulablePatch(t)), "", true},
+		{string(runningPatch(t)), "", true},
+		// Lists merge by their keys; directives inside a field.
+		{`{"status":{"conditions":[{"type":"Ready","status":"True"}]}}`, "", true},
+		{`{"status":{"conditions":[{"type":"PodScheduled","$patch":"delete"}]}}`, "", true},
+		{`{"status":{"$setElementOrder/conditions":[{"type":"Ready"},{"type":"PodScheduled"}],"conditions":[{"type":"Ready","status":"True"}]}}`, "", true},
+		{`{"spec":{"containers":[{"name":"c","ports":[{"containerPort":80,"name":"http"}]}]}}`, "", true},
+		{`{"spec":{"containers":[{"name":"d","image":"other"}]}}`, "Strict", true},
+		{`{"metadata":{"finalizers":["c"],"labels":{"app":null}}}`, "", true},
+		{`{"metadata":{"$deleteFromPrimitiveList/finalizers":["a"]}}`, "", true},
+		{`{"spec":{"$retainKeys":["containers"],"containers":[{"name":"c","image":"i"}]}}`, "", true},
+		{`{"metadata":{"managedFields":null}}`, "", true},
+		// Left to the text path: directives of the whole object, its
+		// warnings, errors and refusals.
+		{`{"$patch":"replace","metadata":{"name":"obj"}}`, "", false},
+		{`{"status":{"conditions":[{"type":"Ready","$patch":"bogus"}]}}`, "", false},
+		{`{"spec":{"bogus":1}}`, "", false},
+		{`{"spec":{"bogus":1}}`, "Strict", false},
+		{`{"spec":{"nodeName":5}}`, "", false},
+		{`{"kind":"Service"}`, "", false},
+		{`{"spec":{"terminationGracePeriodSeconds":1.5}}`, "", false},
+		{`{"metadata":null}`, "", false},
+	} {
+		if got := checkPatchesAgree(t, types.StrategicMergePatchType, pod, []byte(tc.patch), tc.validation); got != tc.answered {
+			t.Errorf("patch %s: typed path answered %v, want %v", tc.patch, got, tc.answered)
+		}
+	}
+}
+
+func FuzzStrategicMergePatchTypedMatchesText(f *testing.F) {
+	f.Add([]byte(`{"status":{"conditions":[{"type":"Ready","status":"True"}]}}`), "")
+	f.Add([]byte(`{"spec":{"template":{"spec":{"containers":[{"name":"c","image":"x"}]}}}}`), "Strict")
+	f.Add([]byte(`{"metadata":{"$deleteFromPrimitiveList/finalizers":["a"],"labels":{"a":null}}}`), "")
+	f.Add([]byte(`{"data":{"a":null,"b":"c"}}`), "Warn")
+	f.Fuzz(func(t *testing.T, patch []byte, validation string) {
+		if !json.Valid(patch) {
+			return
+		}
+		for _, target := range []runtime.Object{
+			statusPod(t),
+			deploymentForFuzz(2),
+			&corev1.ConfigMap{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+				ObjectMeta: metav1.ObjectMeta{Name: "obj", Namespace: "ns"}, Data: map[string]string{"a": "1"}},
+		} {
+			checkPatchesAgree(t, types.StrategicMergePatchType, target, patch, validation)
+		}
+	})
+}
+
+func BenchmarkPodUnschedulableStrategicPatch(b *testing.B) {
+	t := &testing.T{}
+	pod := statusPod(b)
+	patch := unschedulablePatch(b)
+	q := patchRequest(t, podsGVR, types.StrategicMergePatchType, "")
+	b.Run("text", func(b *testing.B) {
+		for range b.N {
+			if _, err := q.applyPatchText(types.StrategicMergePatchType, patch, pod); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("typed", func(b *testing.B) {
+		for range b.N {
+			if _, ok := q.patchTyped(types.StrategicMergePatchType, patch, pod); !ok {
 				b.Fatal("not answered")
 			}
 		}
