@@ -170,8 +170,9 @@ func (q *request) applyPatchText(pt types.PatchType, patch []byte, cur runtime.O
 // unknown fields or errors (whose messages, and fieldValidation's
 // handling, are then the text path's). Going through JSON text (encode,
 // the patch libraries' merge of text, a strict decode) cost twice as much
-// for a pod status report, the busiest patch, and a third of the server's
-// CPU for a pod the scheduler marks unschedulable.
+// for a pod status report, the busiest patch, and the scheduler's patch
+// of an unschedulable pod took over a third of the handling of that pod's
+// requests (create, patch, event).
 func (q *request) patchTyped(pt types.PatchType, patch []byte, cur runtime.Object) (runtime.Object, bool) {
 	var p map[string]any
 	if err := utiljson.Unmarshal(patch, &p); err != nil || p == nil || hasFloat(p) {

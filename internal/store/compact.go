@@ -17,9 +17,9 @@ import (
 // write it with a compare on that version, so only one of them compacts an
 // interval; and the write moves the revision on, so that on a cluster where
 // nothing else is written old resourceVersions and continue tokens still
-// expire (etcd's own periodic compaction keeps the newest revision, which
-// on an idle cluster is every revision ever handed out). kube-apiserver
-// uses the same key the same way.
+// expire (etcd's own periodic compaction never removes the newest
+// revision, and on an idle cluster that is the one every token carries).
+// kube-apiserver uses the same key the same way.
 const compactRevKey = "compact_rev_key"
 
 // Compactor drops etcd history older than one to two intervals, as

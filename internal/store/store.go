@@ -1,7 +1,8 @@
 // Package store owns Gureum's state in etcd v3: it boots the embedded etcd
-// member or connects to an external cluster, and offers typed get, list,
-// watch and compare-and-swap on byte values. It is the only package that
-// imports etcd; everything above it speaks keys, bytes and revisions.
+// member or connects to an external cluster, offers typed get, list,
+// watch and compare-and-swap on byte values, and compacts etcd's history
+// (Compactor). It is the only package that imports etcd; everything above
+// it speaks keys, bytes and revisions.
 package store
 
 import (
