@@ -52,7 +52,8 @@ log() { echo "conformance.sh: $*" >&2; }
 # --- build (Go's build cache makes an unchanged rebuild take about a second) ---
 # The e2e binary reports the same version as the server it tests.
 LDFLAGS="-s -w -X k8s.io/component-base/version.gitVersion=v1.33.13 -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=33"
-if [[ ${CONFORMANCE_SKIP_BUILD:-0} != 1 || ! -x $BIN/e2e.test || ! -x $BIN/summarize ]]; then
+if [[ ${CONFORMANCE_SKIP_BUILD:-0} != 1 || ! -x $BIN/e2e.test || ! -x $BIN/summarize ]] ||
+   [[ $PARALLEL -gt 1 && ! -x $BIN/ginkgo ]]; then
   log "building $BIN/e2e.test (first build takes ~5 min on 2 cores)"
   (
     cd "$TOOLS"
