@@ -125,6 +125,12 @@ func FuzzMergePatchTypedMatchesText(f *testing.F) {
 	f.Add([]byte(`{"status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"}]}}`), "Strict")
 	f.Add([]byte(`{"spec":{"replicas":3,"template":{"spec":{"containers":null}}}}`), "")
 	f.Add([]byte(`{"data":{"a":null,"b":"c"},"binaryData":{"x":"AAEC"}}`), "Warn")
+	fuzzPatchesAgree(f, types.MergePatchType)
+}
+
+// fuzzPatchesAgree runs checkPatchesAgree on patches of type pt against a
+// pod, a Deployment and a ConfigMap.
+func fuzzPatchesAgree(f *testing.F, pt types.PatchType) {
 	f.Fuzz(func(t *testing.T, patch []byte, validation string) {
 		if !json.Valid(patch) {
 			return
@@ -135,26 +141,30 @@ func FuzzMergePatchTypedMatchesText(f *testing.F) {
 			&corev1.ConfigMap{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 				ObjectMeta: metav1.ObjectMeta{Name: "obj", Namespace: "ns"}, Data: map[string]string{"a": "1"}},
 		} {
-			checkPatchesAgree(t, types.MergePatchType, target, patch, validation)
+			checkPatchesAgree(t, pt, target, patch, validation)
 		}
 	})
 }
 
 func BenchmarkPodStatusMergePatch(b *testing.B) {
-	t := &testing.T{}
+	benchPatchPaths(b, types.MergePatchType, runningPatch(b))
+}
+
+// benchPatchPaths times a patch of a pod through the JSON text path and
+// the typed one.
+func benchPatchPaths(b *testing.B, pt types.PatchType, patch []byte) {
 	pod := statusPod(b)
-	patch := runningPatch(b)
-	q := patchRequest(t, podsGVR, types.MergePatchType, "")
+	q := patchRequest(&testing.T{}, podsGVR, pt, "")
 	b.Run("text", func(b *testing.B) {
 		for range b.N {
-			if _, err := q.applyPatchText(types.MergePatchType, patch, pod); err != nil {
+			if _, err := q.applyPatchText(pt, patch, pod); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
 	b.Run("typed", func(b *testing.B) {
 		for range b.N {
-			if _, ok := q.patchTyped(types.MergePatchType, patch, pod); !ok {
+			if _, ok := q.patchTyped(pt, patch, pod); !ok {
 				b.Fatal("not answered")
 			}
 		}
@@ -220,38 +230,9 @@ func FuzzStrategicMergePatchTypedMatchesText(f *testing.F) {
 	f.Add([]byte(`{"spec":{"template":{"spec":{"containers":[{"name":"c","image":"x"}]}}}}`), "Strict")
 	f.Add([]byte(`{"metadata":{"$deleteFromPrimitiveList/finalizers":["a"],"labels":{"a":null}}}`), "")
 	f.Add([]byte(`{"data":{"a":null,"b":"c"}}`), "Warn")
-	f.Fuzz(func(t *testing.T, patch []byte, validation string) {
-		if !json.Valid(patch) {
-			return
-		}
-		for _, target := range []runtime.Object{
-			statusPod(t),
-			deploymentForFuzz(2),
-			&corev1.ConfigMap{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
-				ObjectMeta: metav1.ObjectMeta{Name: "obj", Namespace: "ns"}, Data: map[string]string{"a": "1"}},
-		} {
-			checkPatchesAgree(t, types.StrategicMergePatchType, target, patch, validation)
-		}
-	})
+	fuzzPatchesAgree(f, types.StrategicMergePatchType)
 }
 
 func BenchmarkPodUnschedulableStrategicPatch(b *testing.B) {
-	t := &testing.T{}
-	pod := statusPod(b)
-	patch := unschedulablePatch(b)
-	q := patchRequest(t, podsGVR, types.StrategicMergePatchType, "")
-	b.Run("text", func(b *testing.B) {
-		for range b.N {
-			if _, err := q.applyPatchText(types.StrategicMergePatchType, patch, pod); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("typed", func(b *testing.B) {
-		for range b.N {
-			if _, ok := q.patchTyped(types.StrategicMergePatchType, patch, pod); !ok {
-				b.Fatal("not answered")
-			}
-		}
-	})
+	benchPatchPaths(b, types.StrategicMergePatchType, unschedulablePatch(b))
 }
